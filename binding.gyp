@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "tcp_keepalive",
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "sources": ["src/addon.cc"],
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [
+        ["OS=='linux'", {"sources": ["src/keepalive_linux.cc", "src/harness_linux.cc"]}],
+        ["OS=='mac'", {"sources": ["src/keepalive_darwin.cc", "src/harness_none.cc"]}],
+        ["OS=='freebsd'", {"sources": ["src/keepalive_freebsd.cc", "src/harness_none.cc"]}],
+        ["OS=='win'", {"sources": ["src/keepalive_win.cc", "src/harness_none.cc"]}]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,124 @@
+// N-API surface. Input is validated in lib/ before it gets here; this file
+// only converts arguments, calls the platform layer and turns an errno into
+// an error shaped like Node's own system errors.
+#include <napi.h>
+#include <uv.h>
+
+#include <string>
+
+#include "keepalive.h"
+
+namespace {
+
+using tcpka::Failure;
+
+// code/errno/syscall as Node sets them (errno negative, libuv's naming), plus
+// the option so the message says which of several calls failed.
+Napi::Error SystemError(Napi::Env env, int err, const Failure& failed) {
+  int uv_err = uv_translate_sys_error(err);
+  const char* code = uv_err_name(uv_err);
+  std::string message = std::string(failed.syscall) + " " + failed.what +
+                        " " + code + ": " + uv_strerror(uv_err);
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", code);
+  error.Set("errno", Napi::Number::New(env, uv_err));
+  error.Set("syscall", failed.syscall);
+  error.Set("option", failed.what);
+  return error;
+}
+
+int FdArg(const Napi::CallbackInfo& info) {
+  return info[0].As<Napi::Number>().Int32Value();
+}
+
+Napi::Value Set(const Napi::CallbackInfo& info) {
+  tcpka::KeepAliveRequest req;
+  req.enable = info[1].As<Napi::Boolean>().Value();
+  req.idle_s = info[2].As<Napi::Number>().Int32Value();
+  req.interval_s = info[3].As<Napi::Number>().Int32Value();
+  req.count = info[4].As<Napi::Number>().Int32Value();
+  req.user_timeout_ms = info[5].As<Napi::Number>().Int64Value();
+  Failure failed;
+  if (int err = tcpka::SetKeepAlive(FdArg(info), req, &failed))
+    throw SystemError(info.Env(), err, failed);
+  return info.Env().Undefined();
+}
+
+Napi::Value Get(const Napi::CallbackInfo& info) {
+  tcpka::KeepAliveState state;
+  Failure failed;
+  if (int err = tcpka::GetKeepAlive(FdArg(info), &state, &failed))
+    throw SystemError(info.Env(), err, failed);
+  Napi::Array out = Napi::Array::New(info.Env(), 5);
+  out[0u] = Napi::Boolean::New(info.Env(), state.enabled);
+  out[1u] = Napi::Number::New(info.Env(), state.idle_s);
+  out[2u] = Napi::Number::New(info.Env(), state.interval_s);
+  out[3u] = Napi::Number::New(info.Env(), state.count);
+  out[4u] = Napi::Number::New(info.Env(), static_cast<double>(state.user_timeout_ms));
+  return out;
+}
+
+Napi::Value Defaults(const Napi::CallbackInfo& info) {
+  tcpka::SystemDefaults defaults;
+  Failure failed;
+  if (int err = tcpka::ReadSystemDefaults(&defaults, &failed))
+    throw SystemError(info.Env(), err, failed);
+  Napi::Array out = Napi::Array::New(info.Env(), 3);
+  out[0u] = Napi::Number::New(info.Env(), defaults.idle_s);
+  out[1u] = Napi::Number::New(info.Env(), defaults.interval_s);
+  out[2u] = Napi::Number::New(info.Env(), defaults.count);
+  return out;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  tcpka::TcpInfo ti;
+  Failure failed;
+  if (int err = tcpka::ReadTcpInfo(FdArg(info), &ti, &failed))
+    throw SystemError(info.Env(), err, failed);
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  auto put = [&](const char* key, int64_t v) {
+    out.Set(key, v < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(v)));
+  };
+  put("state", ti.state);
+  put("retransmits", ti.retransmits);
+  put("probes", ti.probes);
+  put("backoff", ti.backoff);
+  put("rtoUs", ti.rto_us);
+  put("rttUs", ti.rtt_us);
+  put("unacked", ti.unacked);
+  put("lastDataSentMs", ti.last_data_sent_ms);
+  put("lastDataRecvMs", ti.last_data_recv_ms);
+  put("lastAckRecvMs", ti.last_ack_recv_ms);
+  return out;
+}
+
+template <int (*Fn)(int, Failure*)>
+Napi::Value FdCall(const Napi::CallbackInfo& info) {
+  Failure failed;
+  if (int err = Fn(FdArg(info), &failed)) throw SystemError(info.Env(), err, failed);
+  return info.Env().Undefined();
+}
+
+Napi::Value Repair(const Napi::CallbackInfo& info) {
+  Failure failed;
+  if (int err = tcpka::SetRepairMode(FdArg(info), info[1].As<Napi::Boolean>().Value(), &failed))
+    throw SystemError(info.Env(), err, failed);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setKeepAlive", Napi::Function::New<Set>(env, "setKeepAlive"));
+  exports.Set("getKeepAlive", Napi::Function::New<Get>(env, "getKeepAlive"));
+  exports.Set("systemDefaults", Napi::Function::New<Defaults>(env, "systemDefaults"));
+  exports.Set("tcpInfo", Napi::Function::New<Info>(env, "tcpInfo"));
+  exports.Set("attachDropFilter",
+              Napi::Function::New<FdCall<tcpka::AttachDropFilter>>(env, "attachDropFilter"));
+  exports.Set("detachFilter", Napi::Function::New<FdCall<tcpka::DetachFilter>>(env, "detachFilter"));
+  exports.Set("setRepairMode", Napi::Function::New<Repair>(env, "setRepairMode"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tcp_keepalive, Init)

@@ -1,0 +1,34 @@
+// Integer socket options with the failure bookkeeping every POSIX platform
+// file needs.
+#pragma once
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "keepalive.h"
+
+namespace tcpka {
+
+inline int SetIntOption(int fd, int level, int name, int value, const char* what,
+                        Failure* failed) {
+  if (setsockopt(fd, level, name, &value, sizeof(value)) == 0) return 0;
+  failed->syscall = "setsockopt";
+  failed->what = what;
+  return errno;
+}
+
+inline int GetIntOption(int fd, int level, int name, int* value, const char* what,
+                        Failure* failed) {
+  socklen_t len = sizeof(*value);
+  if (getsockopt(fd, level, name, value, &len) == 0) return 0;
+  failed->syscall = "getsockopt";
+  failed->what = what;
+  return errno;
+}
+
+// Options after SO_KEEPALIVE are only touched when asked for, so that a
+// field left out keeps the socket's current value.
+#define TCPKA_TRY(call) \
+  if (int err_ = (call)) return err_
+
+}  // namespace tcpka
