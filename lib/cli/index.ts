@@ -1,0 +1,49 @@
+import { UsageError, type Command } from './common';
+
+// Each subcommand lives in its own module, loaded only when asked for.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+};
+
+const DEFAULT = 'sysctl';
+
+function overview(commands: Record<string, Command>): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `Usage: tcp-keepalive [command] [options]\n\nCommands:\n${lines.join('\n')}\n\nWith no command: ${DEFAULT}. Every command takes --help and --json.`;
+}
+
+async function loadAll(): Promise<Record<string, Command>> {
+  const entries = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const));
+  return Object.fromEntries(entries);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(overview(await loadAll()) + '\n');
+    return;
+  }
+  const name = first === undefined || first.startsWith('-') ? DEFAULT : first;
+  const args = name === first ? rest : argv;
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`tcp-keepalive: unknown command '${name}'\n\n${overview(await loadAll())}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const command = await load();
+  try {
+    if (args.includes('--help') || args.includes('-h')) {
+      process.stdout.write(command.usage + '\n');
+      return;
+    }
+    process.exitCode = await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`tcp-keepalive ${name}: ${error.message}\n\n${command.usage}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`tcp-keepalive ${name}: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

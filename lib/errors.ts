@@ -1,0 +1,46 @@
+// Errors shaped like Node's own: a class users can test with instanceof and
+// a `code` they can switch on.
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_SOCKET_CLOSED'
+  | 'ERR_TCP_KEEPALIVE_NO_FD'
+  | 'ERR_TCP_KEEPALIVE_UNSUPPORTED';
+
+function withCode<E extends Error>(error: E, code: ErrorCode): E & { code: ErrorCode } {
+  return Object.assign(error, { code });
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  return `type ${typeof value}`;
+}
+
+export function invalidType(name: string, expected: string, value: unknown): TypeError {
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`), 'ERR_OUT_OF_RANGE');
+}
+
+export function invalidValue(name: string, reason: string): TypeError {
+  return withCode(new TypeError(`The "${name}" argument ${reason}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+export function socketClosed(): Error {
+  return withCode(new Error('The socket is destroyed or closed: keepalive options cannot be read or set'), 'ERR_SOCKET_CLOSED');
+}
+
+export function noFd(what: string): Error {
+  return withCode(new Error(`${what} has no file descriptor this process can reach, so kernel keepalive cannot be set on it`), 'ERR_TCP_KEEPALIVE_NO_FD');
+}
+
+export function unsupported(message: string): Error {
+  return withCode(new Error(message), 'ERR_TCP_KEEPALIVE_UNSUPPORTED');
+}

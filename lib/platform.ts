@@ -1,0 +1,61 @@
+// What the kernel of each platform accepts, from its sources: Linux
+// include/net/tcp.h (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT)
+// and do_tcp_setsockopt (TCP_USER_TIMEOUT takes a non-negative int of ms);
+// XNU tcp_ctloutput and FreeBSD tcp_default_ctloutput take seconds up to
+// a bound far above what a millisecond int32 can carry, so the JS bound rules.
+// Windows is reached through Node's setKeepAlive, whose libuv caps count at 255.
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+export interface PlatformLimits {
+  /** whole seconds */
+  idle: Range;
+  /** whole seconds */
+  interval: Range;
+  count: Range;
+  /** milliseconds; null where the platform has no user timeout */
+  userTimeout: Range | null;
+  /** how the kernel calls the options, for messages and docs */
+  names: { idle: string; userTimeout: string | null };
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+const SECONDS_IN_INT32_MS = Math.floor(INT32_MAX / 1000);
+
+const LIMITS: Record<string, PlatformLimits> = {
+  linux: {
+    idle: { min: 1, max: 32767 },
+    interval: { min: 1, max: 32767 },
+    count: { min: 1, max: 127 },
+    userTimeout: { min: 0, max: INT32_MAX },
+    names: { idle: 'TCP_KEEPIDLE', userTimeout: 'TCP_USER_TIMEOUT' },
+  },
+  darwin: {
+    idle: { min: 1, max: SECONDS_IN_INT32_MS },
+    interval: { min: 1, max: SECONDS_IN_INT32_MS },
+    count: { min: 1, max: INT32_MAX },
+    userTimeout: { min: 0, max: SECONDS_IN_INT32_MS * 1000 },
+    names: { idle: 'TCP_KEEPALIVE', userTimeout: 'TCP_RXT_CONNDROPTIME' },
+  },
+  freebsd: {
+    idle: { min: 1, max: SECONDS_IN_INT32_MS },
+    interval: { min: 1, max: SECONDS_IN_INT32_MS },
+    count: { min: 1, max: INT32_MAX },
+    userTimeout: { min: 0, max: SECONDS_IN_INT32_MS * 1000 },
+    names: { idle: 'TCP_KEEPIDLE', userTimeout: 'TCP_MAXUNACKTIME' },
+  },
+  win32: {
+    idle: { min: 1, max: SECONDS_IN_INT32_MS },
+    interval: { min: 1, max: SECONDS_IN_INT32_MS },
+    count: { min: 1, max: 255 },
+    userTimeout: null,
+    names: { idle: 'SIO_KEEPALIVE_VALS', userTimeout: null },
+  },
+};
+
+export function limitsFor(platform: string = process.platform): PlatformLimits {
+  return LIMITS[platform] ?? LIMITS.linux;
+}
