@@ -29,4 +29,6 @@ export interface TcpInfo {
   lastAckRecvMs: number | null;
 }
 
-export const binding: NativeBinding = nodeGypBuild(join(__dirname, '..'));
+// TCP_KEEPALIVE_ADDON_DIR: a package root holding another build of the addon
+// (scripts/asan.sh points it at the sanitizer build); unset in normal use.
+export const binding: NativeBinding = nodeGypBuild(process.env.TCP_KEEPALIVE_ADDON_DIR ?? join(__dirname, '..'));
