@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the addon with AddressSanitizer and UndefinedBehaviorSanitizer in a
+# scratch directory (build/ of the tree is left alone), then runs the whole
+# vitest suite of this tree against that build.
+#
+# Node itself is not instrumented, so libasan is preloaded and leak checking
+# is off (node's own allocations at exit would be reported); every other
+# ASan error, and any UBSan report, ends the process and fails the run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${ASAN_BUILD_DIR:-$(mktemp -d /tmp/tcp-keepalive-asan.XXXXXX)}"
+cleanup() { [ -n "${ASAN_BUILD_DIR:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+
+cp -r "$root/binding.gyp" "$root/src" "$root/package.json" "$work/"
+ln -sfn "$root/node_modules" "$work/node_modules"
+
+# Headers of the running node: its own install when it ships them (offline),
+# otherwise node-gyp's download.
+nodedir="${npm_config_nodedir:-$(node -p 'require("path").resolve(process.execPath, "../..")')}"
+nodedir_flag=()
+[ -f "$nodedir/include/node/node_api.h" ] && nodedir_flag=(--nodedir="$nodedir")
+
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
+echo "== building the addon with $sanitize in $work"
+(cd "$work" && CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=address,undefined" \
+  "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn "${nodedir_flag[@]}")
+
+addon="$work/build/Release/tcp_keepalive.node"
+if ! ldd "$addon" | grep -q libasan; then
+  echo "asan.sh: $addon is not linked against libasan" >&2
+  exit 1
+fi
+libasan="$(ldd "$addon" | awk '/libasan/ {print $3}')"
+
+cd "$root"
+npx tsc -p .
+
+export TCP_KEEPALIVE_ADDON_DIR="$work"
+export LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summary=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+
+# The suite must really be talking to the sanitized build.
+node -e '
+  require("./dist/binding");
+  const maps = require("fs").readFileSync("/proc/self/maps", "utf8");
+  if (!maps.includes(process.env.TCP_KEEPALIVE_ADDON_DIR + "/build/Release/tcp_keepalive.node")) {
+    console.error("asan.sh: the sanitized addon was not the one loaded"); process.exit(1);
+  }
+  console.log("== sanitized addon loaded:", process.env.TCP_KEEPALIVE_ADDON_DIR);
+'
+node node_modules/vitest/vitest.mjs run "$@"
