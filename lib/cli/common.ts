@@ -1,6 +1,7 @@
 // What every subcommand shares: argument parsing with Node's parseArgs,
 // the exit-code convention, colour and aligned tables.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import ms from 'ms';
 import pc from 'picocolors';
 
 /** Exit 2 with one line and the usage: the caller got the words wrong. */
@@ -55,4 +56,35 @@ export function humanDuration(ms: number): string {
     }
   }
   return parts.join(' ');
+}
+
+/**
+ * A duration with its unit, as people write it: 30s, 2m, 1500ms, 1.5h.
+ * A bare number is refused: "30" reads as seconds to some and ms to others.
+ */
+export function parseDuration(text: string, option: string): number {
+  const fail = (why: string) => new UsageError(`${option} ${why}, as in 30s, 2m or 1500ms; got '${text}'`);
+  if (/^\s*[+-]?\d+(\.\d+)?\s*$/.test(text)) throw fail('needs a unit');
+  let value: number | undefined;
+  try {
+    value = ms(text as ms.StringValue) as number | undefined;
+  } catch {
+    value = undefined;
+  }
+  if (value === undefined || !Number.isFinite(value)) throw fail('must be a duration');
+  if (value <= 0) throw fail('must be longer than zero');
+  return Math.ceil(value);
+}
+
+/** A whole number in [min, max] given on the command line. */
+export function parseInteger(text: string, option: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${option} must be a whole number from ${min} to ${max}; got '${text}'`);
+  }
+  return value;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

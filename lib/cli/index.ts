@@ -1,7 +1,12 @@
 import { UsageError, type Command } from './common';
 
-// Each subcommand lives in its own module, loaded only when asked for.
+// Each subcommand lives in its own module, loaded only when asked for. The
+// '.js' is needed: the compiled import() resolves like ESM; each module
+// exports its Command as `command`.
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  sysctl: async () => (await import('./sysctl.js')).command,
+  plan: async () => (await import('./plan.js')).command,
+  sockets: async () => (await import('./sockets.js')).command,
 };
 
 const DEFAULT = 'sysctl';
