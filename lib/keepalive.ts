@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { binding } from './binding';
 import { invalidType, invalidValue, outOfRange, unsupported } from './errors';
-import { limitsFor, type PlatformLimits, type Range } from './platform';
+import { limitsFor, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
 
 export interface KeepAliveOptions {
@@ -48,36 +48,37 @@ export interface KernelRequest {
   userTimeoutMs: number | 'auto';
 }
 
-function checkInteger(name: string, value: unknown, range: Range, unit: string): number {
-  const text = `an integer from ${range.min} to ${range.max}${unit}`;
-  if (typeof value !== 'number') throw invalidType(name, text, value);
-  if (!Number.isInteger(value) || value < range.min || value > range.max) throw outOfRange(name, text, value);
-  return value;
+// Messages are built only on failure: this runs on every call.
+function checkInteger(name: string, value: unknown, min: number, max: number, unit: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  const text = `an integer from ${min} to ${max}${unit}`;
+  throw typeof value === 'number' ? outOfRange(name, text, value) : invalidType(name, text, value);
 }
 
 const ceilSeconds = (ms: number) => Math.ceil(ms / 1000);
-const msRange = (seconds: Range): Range => ({ min: 1, max: seconds.max * 1000 });
 
 function validate(options: unknown, limits: PlatformLimits): KernelRequest {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidType('options', 'an object with idle, interval, count or userTimeout, or false', options);
   }
-  for (const key of Object.keys(options)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
+  for (const key in options) {
+    if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout') {
       throw invalidValue(`options.${key}`, `is not a keepalive option; the options are ${FIELDS.join(', ')}`);
     }
   }
-  const o = options as KeepAliveOptions;
+  const { idle, interval, count, userTimeout } = options as KeepAliveOptions;
   const request: KernelRequest = { idleS: LEAVE, intervalS: LEAVE, count: LEAVE, userTimeoutMs: LEAVE };
-  if (o.idle !== undefined) request.idleS = ceilSeconds(checkInteger('options.idle', o.idle, msRange(limits.idle), ' (ms)'));
-  if (o.interval !== undefined) {
-    request.intervalS = ceilSeconds(checkInteger('options.interval', o.interval, msRange(limits.interval), ' (ms)'));
+  if (idle !== undefined) request.idleS = ceilSeconds(checkInteger('options.idle', idle, 1, limits.idle.max * 1000, ' (ms)'));
+  if (interval !== undefined) {
+    request.intervalS = ceilSeconds(checkInteger('options.interval', interval, 1, limits.interval.max * 1000, ' (ms)'));
   }
-  if (o.count !== undefined) request.count = checkInteger('options.count', o.count, limits.count, '');
-  if (o.userTimeout !== undefined) {
+  if (count !== undefined) request.count = checkInteger('options.count', count, limits.count.min, limits.count.max, '');
+  if (userTimeout !== undefined) {
     if (!limits.userTimeout) throw unsupported(`options.userTimeout cannot be set on ${process.platform}: the platform has no such socket option`);
     request.userTimeoutMs =
-      o.userTimeout === 'auto' ? 'auto' : checkInteger('options.userTimeout', o.userTimeout, limits.userTimeout, " (ms) or 'auto'");
+      userTimeout === 'auto'
+        ? 'auto'
+        : checkInteger('options.userTimeout', userTimeout, limits.userTimeout.min, limits.userTimeout.max, " (ms) or 'auto'");
   }
   return request;
 }

@@ -1,0 +1,84 @@
+'use strict';
+// ns per call for setKeepAlive with all four fields, against the C floor (the
+// five setsockopt calls it needs), the net-keepalive route and Node's
+// built-in; then module load time. Rounds are interleaved and the median is
+// reported, so a noisy neighbour hurts every contender alike.
+const { execFileSync } = require('node:child_process');
+const { once } = require('node:events');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS || 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function timeLoop(fn) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < ITERATIONS; i++) fn(i);
+  return Number(process.hrtime.bigint() - start) / ITERATIONS;
+}
+
+function requireTime(moduleName) {
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(moduleName)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const samples = [];
+  for (let i = 0; i < 7; i++) samples.push(Number(execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..') })));
+  return median(samples);
+}
+
+async function main() {
+  const floorBinary = path.join(os.tmpdir(), `tcp-keepalive-floor-${process.pid}`);
+  execFileSync('cc', ['-O2', '-o', floorBinary, path.join(__dirname, 'floor.c')]);
+
+  const { setKeepAlive } = require('..');
+  const NetKeepAlive = require('net-keepalive');
+
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = net.connect(server.address().port, '127.0.0.1');
+  await once(client, 'connect');
+
+  // Alternating values defeat Node's cache, which skips a repeated setKeepAlive.
+  const contenders = {
+    'C floor (5 x setsockopt)': () => Number(execFileSync(floorBinary, [String(ITERATIONS)], { encoding: 'utf8' })),
+    'tcp-keepalive setKeepAlive': () =>
+      timeLoop((i) => setKeepAlive(client, { idle: 30_000 + (i & 1) * 1000, interval: 5_000, count: 4, userTimeout: 50_000 })),
+    'net-keepalive + socket.setKeepAlive': () =>
+      timeLoop((i) => {
+        client.setKeepAlive(true, 30_000 + (i & 1) * 1000);
+        NetKeepAlive.setKeepAliveInterval(client, 5_000);
+        NetKeepAlive.setKeepAliveProbes(client, 4);
+        NetKeepAlive.setUserTimeout(client, 50_000);
+      }),
+    "Node's socket.setKeepAlive alone (idle only)": () => timeLoop((i) => client.setKeepAlive(true, 30_000 + (i & 1) * 1000)),
+  };
+
+  const samples = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(contenders)) samples[name].push(run());
+  }
+  const ns = Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, median(xs)]));
+  const floor = ns['C floor (5 x setsockopt)'];
+  const ours = ns['tcp-keepalive setKeepAlive'];
+
+  console.log(`setKeepAlive with idle, interval, count and userTimeout (${os.cpus().length} CPUs, Node ${process.version}, median of ${ROUNDS} rounds x ${ITERATIONS} calls)\n`);
+  console.log('contender'.padEnd(46) + 'ns/call'.padStart(9) + '  x C floor'.padStart(12) + '  x ours'.padStart(9));
+  for (const [name, value] of Object.entries(ns)) {
+    console.log(name.padEnd(46) + value.toFixed(0).padStart(9) + (value / floor).toFixed(2).padStart(12) + (value / ours).toFixed(2).padStart(9));
+  }
+  console.log(`\ntargets: tcp-keepalive <= 1.30 x C floor: ${(ours / floor).toFixed(2)}; net-keepalive route >= 15 x ours: ${(ns['net-keepalive + socket.setKeepAlive'] / ours).toFixed(1)}`);
+
+  const oursLoad = requireTime('./dist/index.js');
+  const theirsLoad = requireTime('net-keepalive');
+  console.log(`\nmodule load (require, median of 7 fresh processes): tcp-keepalive ${oursLoad.toFixed(2)} ms, net-keepalive ${theirsLoad.toFixed(2)} ms (${(theirsLoad / oursLoad).toFixed(1)}x)`);
+
+  client.destroy();
+  server.close();
+  require('node:fs').rmSync(floorBinary, { force: true });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
