@@ -64,6 +64,13 @@ describe('setKeepAlive / getKeepAlive on a connected socket', () => {
     expect(getKeepAlive(pair.client)).toMatchObject({ enabled: true, idle: 7_000 });
   });
 
+  it("gives 1 s where Node's own setKeepAlive(true, 500) leaves the system's 2 h idle", async () => {
+    pair = await connectedPair();
+    pair.client.setKeepAlive(true, 500);
+    expect(getKeepAlive(pair.client).idle).toBe(systemDefaults().idle);
+    expect(setKeepAlive(pair.accepted, { idle: 500, interval: 500 })).toMatchObject({ idle: 1_000, interval: 1_000 });
+  });
+
   it("leaves our values in force when Node's own setKeepAlive ran first", async () => {
     pair = await connectedPair();
     pair.client.setKeepAlive(true, 60_000);
