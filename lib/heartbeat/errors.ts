@@ -1,0 +1,41 @@
+// Heartbeat errors, shaped like the core's (lib/errors.ts): an Error with a
+// Node-style `code` users can switch on.
+
+export type HeartbeatErrorCode = 'ERR_HEARTBEAT_TIMEOUT' | 'ERR_HEARTBEAT_UNKNOWN_TYPE' | 'ERR_HEARTBEAT_NO_PROTOCOL';
+
+export interface HeartbeatTimeoutError extends Error {
+  code: 'ERR_HEARTBEAT_TIMEOUT';
+  /** PINGs sent without an answer */
+  probes: number;
+  /** ms since anything (or, with onlyPong, a PONG) was last received */
+  sinceLastReceived: number;
+}
+
+export interface UnknownTypeError extends Error {
+  code: 'ERR_HEARTBEAT_UNKNOWN_TYPE';
+  /** the type field as read from the wire */
+  type: number;
+}
+
+export function timeoutError(probes: number, sinceLastReceived: number): HeartbeatTimeoutError {
+  const error = new Error(
+    `Heartbeat timeout: ${probes} PING${probes === 1 ? '' : 's'} unanswered, nothing received for ${sinceLastReceived} ms`,
+  );
+  return Object.assign(error, { code: 'ERR_HEARTBEAT_TIMEOUT' as const, probes, sinceLastReceived });
+}
+
+export function unknownTypeError(type: number, framing: string, known: string): UnknownTypeError {
+  const error = new Error(
+    `Heartbeat received a ${framing} frame of unknown type ${type} (0x${type.toString(16).padStart(framing === 'classic' ? 8 : 2, '0')}); ` +
+      `known: ${known}. The frame was skipped; pass unknownTypes: 'ignore' to skip such frames silently`,
+  );
+  return Object.assign(error, { code: 'ERR_HEARTBEAT_UNKNOWN_TYPE' as const, type });
+}
+
+export function noProtocolError(why: string): Error & { code: 'ERR_HEARTBEAT_NO_PROTOCOL' } {
+  const error = new Error(
+    `${why}, and the heartbeat never writes into a stream whose protocol it does not own: ` +
+      `pass heartbeat: { framing: 'classic' | 'compact' } when both ends use this package's framing, or heartbeat: { ping } to use the protocol's own ping`,
+  );
+  return Object.assign(error, { code: 'ERR_HEARTBEAT_NO_PROTOCOL' as const });
+}

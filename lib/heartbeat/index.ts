@@ -1,0 +1,13 @@
+export { monitor, Monitor, DEFAULT_TIMING } from './monitor';
+export type { MonitorOptions, MonitorTiming, PongInfo } from './monitor';
+export { heartbeat, Heartbeat } from './heartbeat';
+export type { HeartbeatOptions } from './heartbeat';
+export { respond } from './respond';
+export type { RespondOptions } from './respond';
+export { wsHeartbeat, http2Heartbeat } from './adapters';
+export type { WebSocketLike } from './adapters';
+export { keepAlive } from './keep-alive';
+export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './keep-alive';
+export { encode, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
+export type { Framing } from './framing';
+export type { HeartbeatTimeoutError, UnknownTypeError } from './errors';
