@@ -4,3 +4,4 @@ export { applyToServer, applyToAgent } from './born';
 export { tcpInfo } from './info';
 export type { TcpInfo } from './binding';
 export type { SocketLike } from './socket';
+export * from './heartbeat';

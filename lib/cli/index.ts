@@ -7,6 +7,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sysctl: async () => (await import('./sysctl.js')).command,
   plan: async () => (await import('./plan.js')).command,
   sockets: async () => (await import('./sockets.js')).command,
+  'ping-server': async () => (await import('./ping.js')).pingServer,
+  'ping-client': async () => (await import('./ping.js')).pingClient,
 };
 
 const DEFAULT = 'sysctl';
