@@ -116,13 +116,17 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
  * Node on Windows exposes no socket handle; Node 24.19+/26.4+ take interval
  * and count in setKeepAlive, older ones only the idle delay.
  */
-function applyThroughNode(socket: net.Socket, request: KernelRequest | false): KeepAliveState {
+export function applyThroughNode(
+  socket: net.Socket,
+  request: KernelRequest | false,
+  // Feature detection: the four-argument form arrived in 24.19 and 26.4.
+  takesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >= 4,
+): KeepAliveState {
   if (request === false) {
     socket.setKeepAlive(false);
     return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
   }
   const defaults = systemDefaults();
-  const takesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >= 4;
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
       `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+`,
