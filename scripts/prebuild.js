@@ -61,7 +61,9 @@ function build(arch, scratch) {
   const prebuildify = require.resolve('prebuildify/bin.js', { paths: [root] });
   // N-API: one binary per platform-arch serves every Node; the running Node's
   // headers (npm run passes the user's nodedir, if set) are as good as any.
-  const args = [prebuildify, '--napi', '--strip', '--tag-libc', `--target=${process.versions.node}`, `--arch=${arch}`, ...flags];
+  // Only Linux has two libcs; prebuildify would tag macOS and Windows "glibc" too.
+  const libc = process.platform === 'linux' ? ['--tag-libc'] : [];
+  const args = [prebuildify, '--napi', '--strip', ...libc, `--target=${process.versions.node}`, `--arch=${arch}`, ...flags];
   args.push(`--cwd=${scratch}`);
   console.log(`prebuild: ${process.platform}-${arch}`);
   const result = spawnSync(process.execPath, args, { cwd: scratch, stdio: 'inherit', env: { ...process.env, ...env } });
