@@ -102,7 +102,9 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
       if (intervalS === LEAVE) intervalS = curInterval;
       if (count === LEAVE) count = curCount;
     }
-    userTimeoutMs = (idleS + intervalS * count) * 1000;
+    // Past the kernel's bound (idle and interval near their maxima) the
+    // bound itself is the closest the kernel can do: about 24.8 days.
+    userTimeoutMs = Math.min((idleS + intervalS * count) * 1000, limitsFor().userTimeout!.max);
   }
   binding.setKeepAlive(fd, true, idleS, intervalS, count, userTimeoutMs);
   // With all four set there is nothing left to learn from the kernel.

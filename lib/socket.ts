@@ -1,7 +1,9 @@
 // Finding the kernel socket behind whatever the user holds.
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { invalidType, invalidValue, noFd, socketClosed } from './errors';
+import { invalidType, invalidValue, noFd, outOfRange, socketClosed } from './errors';
+
+const INT32_MAX = 2 ** 31 - 1;
 
 export type Resolved =
   /** the fd is there: options can be set now */
@@ -22,7 +24,10 @@ export function handleFd(socket: net.Socket): number {
 
 export function resolveSocket(target: unknown, name = 'socket'): Resolved {
   if (typeof target === 'number') {
-    if (!Number.isInteger(target) || target < 0) throw invalidValue(name, `must be a non-negative integer file descriptor. Received ${target}`);
+    // The addon takes an int: a larger number would wrap onto another, live fd.
+    if (!Number.isInteger(target) || target < 0 || target > INT32_MAX) {
+      throw outOfRange(name, `a file descriptor, an integer from 0 to ${INT32_MAX}`, target);
+    }
     return { kind: 'fd', fd: target };
   }
   if (target instanceof net.Socket) return resolveNetSocket(target);

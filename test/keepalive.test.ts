@@ -44,6 +44,13 @@ describe('setKeepAlive / getKeepAlive on a connected socket', () => {
     expect(getKeepAlive(pair.client).userTimeout).toBe(8_000);
   });
 
+  it("caps userTimeout 'auto' at the kernel's bound when idle + interval x count is larger", async () => {
+    pair = await connectedPair();
+    const state = setKeepAlive(pair.client, { idle: 32_767_000, interval: 32_767_000, count: 127, userTimeout: 'auto' });
+    expect(state?.userTimeout).toBe(2 ** 31 - 1);
+    expect(getKeepAlive(pair.client).userTimeout).toBe(2 ** 31 - 1);
+  });
+
   it('turns keepalive off with false, and on again with true keeping the values', async () => {
     pair = await connectedPair();
     setKeepAlive(pair.client, { idle: 20_000 });
@@ -171,9 +178,18 @@ describe('bad input', () => {
     expect(getKeepAlive(pair.client)).toEqual(before);
   });
 
-  it.each([[undefined], [null], ['3'], [{}], [-1], [1.5]])('a socket argument of %o is rejected', (socket) => {
+  it.each([[undefined], [null], ['3'], [{}]])('a socket argument of %o is a TypeError', (socket) => {
     expect(() => setKeepAlive(socket as never, {})).toThrow(TypeError);
     expect(() => getKeepAlive(socket as never)).toThrow(TypeError);
+  });
+
+  it('an fd number past int32 is a RangeError, not a wrap onto a live fd', async () => {
+    pair = await connectedPair();
+    const fd = (pair.client as unknown as { _handle: { fd: number } })._handle.fd;
+    for (const bad of [-1, 1.5, 2 ** 32 + fd]) {
+      expect(() => setKeepAlive(bad, { idle: 9_000 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    }
+    expect(getKeepAlive(fd).enabled).toBe(false);
   });
 
   it('a destroyed socket gets ERR_SOCKET_CLOSED', async () => {
