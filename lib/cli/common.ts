@@ -26,7 +26,8 @@ export function parse(argv: string[], options: Options, allowPositionals = false
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // parseArgs explains some errors over several lines; a usage error is one.
+    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
 }
 

@@ -130,10 +130,9 @@ function keepaliveCell(c: Connection): string {
 }
 
 function ownerCell(c: Connection): string {
-  if (c.owners.length === 0) return color.dim(`${c.ownerUnknown} (${c.user})`);
+  if (c.owners.length === 0) return color.dim(c.ownerUnknown ?? '');
   const [first, ...others] = c.owners;
-  const more = others.length ? ` +${others.length}` : '';
-  return `${first.pid}/${first.command}${more} (${c.user})`;
+  return `${first.pid}/${first.command}${others.length ? ` +${others.length} more` : ''}`;
 }
 
 export function render(r: SocketsReport): string {
@@ -149,9 +148,10 @@ export function render(r: SocketsReport): string {
       keepaliveCell(c),
       c.nextProbe === null ? '-' : humanDuration(c.nextProbe),
       c.probesSent === null ? '-' : String(c.probesSent),
+      c.user,
       ownerCell(c),
     ]);
-    out.push(table(rows, ['proto', 'local', 'remote', 'state', 'keepalive', 'next probe', 'probes', 'owner (user)']));
+    out.push(table(rows, ['proto', 'local', 'remote', 'state', 'keepalive', 'next probe', 'probes', 'user', 'owner']));
   }
   const s = r.summary;
   out.push(
