@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sockets: async () => (await import('./sockets.js')).command,
   'ping-server': async () => (await import('./ping.js')).pingServer,
   'ping-client': async () => (await import('./ping.js')).pingClient,
+  drill: async () => (await import('./drill.js')).command,
 };
 
 const DEFAULT = 'sysctl';

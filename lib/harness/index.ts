@@ -1,0 +1,21 @@
+// tcp-keepalive/harness: a peer that dies in every way a connection dies,
+// for testing clients, and the drill that measures how fast each set-up
+// notices.
+export { startPeer, Peer, cannotCause } from './peer';
+export type { Death, DeathRecord, PeerOptions, PeerConnectionStats } from './peer';
+export {
+  runDrill,
+  runScenario,
+  expectedMs,
+  budgets,
+  judge,
+  SCENARIOS,
+  SCENARIO_NAMES,
+  SETUPS,
+  SETUP_NAMES,
+  DEFAULT_TIMINGS,
+  PASSING,
+} from './scenarios';
+export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './scenarios';
+export { killAll, liveChildren } from './children';
+export { hasNetAdmin, namespaceSupport } from './privilege';

@@ -1,0 +1,54 @@
+// Which deaths this process may cause, and where it can go to cause the
+// others: an unprivileged user and network namespace of its own.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+const CAP_NET_ADMIN = 12;
+
+/** True when this process holds CAP_NET_ADMIN in its network namespace (root usually does). */
+export function hasNetAdmin(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    return hex !== undefined && ((BigInt('0x' + hex) >> BigInt(CAP_NET_ADMIN)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+function findTool(name: string): string | undefined {
+  return ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map((dir) => `${dir}/${name}`).find((p) => existsSync(p));
+}
+
+export type NamespaceSupport = { ok: true; unshare: string; ip: string } | { ok: false; reason: string };
+
+let cached: NamespaceSupport | undefined;
+
+/**
+ * Whether this system lets an unprivileged process create a user and
+ * network namespace with loopback up: tried once, for real, since
+ * distributions restrict it in different ways (sysctls, AppArmor, seccomp).
+ */
+export function namespaceSupport(): NamespaceSupport {
+  if (cached) return cached;
+  if (process.platform !== 'linux') return (cached = { ok: false, reason: `no network namespaces on ${process.platform}` });
+  const unshare = findTool('unshare');
+  const ip = findTool('ip');
+  if (!unshare) return (cached = { ok: false, reason: 'unshare (util-linux) not found' });
+  if (!ip) return (cached = { ok: false, reason: 'ip (iproute2) not found to bring loopback up in a namespace' });
+  const trial = spawnSync(unshare, ['-U', '-r', '-n', ip, 'link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 5000 });
+  if (trial.status !== 0) {
+    const why = (trial.stderr || trial.error?.message || `exit ${trial.status}`).trim().split('\n')[0];
+    return (cached = { ok: false, reason: `this system refuses an unprivileged user+network namespace (${why})` });
+  }
+  return (cached = { ok: true, unshare, ip });
+}
+
+/**
+ * The command prefix that runs a program inside a fresh user and network
+ * namespace with loopback up, as root of that namespace only.
+ */
+export function namespacePrefix(support: { unshare: string; ip: string }): string[] {
+  return [support.unshare, '-U', '-r', '-n', '/bin/sh', '-c', `"${support.ip}" link set lo up && exec "$0" "$@"`];
+}
