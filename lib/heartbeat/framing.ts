@@ -72,9 +72,22 @@ export function encode(framing: Framing, type: number, payload: Uint8Array = new
   return frame;
 }
 
-/** Compact PING and PONG never change: one buffer each for every connection. */
-export const COMPACT_PING = encode('compact', PING);
-export const COMPACT_PONG = encode('compact', PONG);
+/** A PING carrying its sequence number (uint32, network order); the PONG echoes the payload. */
+export function encodePing(framing: Framing, seq: number): Buffer {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32BE(seq >>> 0, 0);
+  return encode(framing, PING, payload);
+}
+
+/** The PONG for a PING's payload: the payload echoed, so the peer can match it. */
+export function encodePong(framing: Framing, pingPayload: Buffer): Buffer {
+  return encode(framing, PONG, framing === 'classic' ? pingPayload : pingPayload.subarray(0, 4));
+}
+
+/** The sequence number a PONG echoes; 0 when the peer echoed none. */
+export function echoedSeq(payload: Buffer): number {
+  return payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+}
 
 export function classify(framing: Framing, type: number, messageTypes: ReadonlySet<number> | null): FrameKind {
   if (type === PING) return 'ping';

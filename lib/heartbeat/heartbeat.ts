@@ -6,13 +6,12 @@ import {
   checkFraming,
   checkMessageType,
   classify,
-  COMPACT_PING,
-  COMPACT_PONG,
   Decoder,
+  echoedSeq,
   encode,
+  encodePing,
+  encodePong,
   MESSAGE_TYPES,
-  PING,
-  PONG,
   toPayload,
   type Framing,
 } from './framing';
@@ -100,15 +99,7 @@ export class Heartbeat extends Monitor {
   }
 
   protected override sendPing(): void {
-    if (!this.socket.writable) return;
-    if (this.framing === 'compact') {
-      this.socket.write(COMPACT_PING);
-      return;
-    }
-    // The classic payload carries the sequence number; peers echo or ignore it.
-    const payload = Buffer.alloc(4);
-    payload.writeUInt32BE(this.seq + 1, 0);
-    this.socket.write(encode('classic', PING, payload));
+    if (this.socket.writable) this.socket.write(encodePing(this.framing, this.seq));
   }
 
   protected override destroyConnection(error: HeartbeatTimeoutError): void {
@@ -118,10 +109,10 @@ export class Heartbeat extends Monitor {
   private onFrame(type: number, payload: Buffer): void {
     switch (classify(this.framing, type, this.messageTypes)) {
       case 'ping':
-        if (this.socket.writable) this.socket.write(this.framing === 'compact' ? COMPACT_PONG : encode('classic', PONG, payload));
+        if (this.socket.writable) this.socket.write(encodePong(this.framing, payload));
         return;
       case 'pong':
-        this.pong();
+        this.pong(echoedSeq(payload));
         return;
       case 'message':
         this.emit('message', type, payload);

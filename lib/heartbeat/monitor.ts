@@ -41,6 +41,8 @@ export interface PongInfo {
 }
 
 const MAX_MS = 2 ** 31 - 1;
+/** PINGs whose send time is kept for the rtt of a late PONG (a power of 2) */
+const SENT_RING = 8;
 const TIMING_FIELDS = ['idle', 'interval', 'count'] as const;
 /** Dead after 30 s of silence: 15 s idle, then 3 PINGs 5 s apart. */
 export const DEFAULT_TIMING = { idle: 15_000, interval: 5_000, count: 3 } as const;
@@ -103,7 +105,8 @@ export class Monitor implements Scheduled {
   bucket = -1;
   private firstPingAt = -1;
   private lastPingAt = -1;
-  private pingSentAt = 0;
+  /** when the latest PINGs went out (precise ms), by seq; made at the first PING */
+  private sentAt: number[] | null = null;
   private lastProgress = -1;
   private stopped = false;
   private readonly pingFn: (() => unknown) | undefined;
@@ -147,14 +150,20 @@ export class Monitor implements Scheduled {
     if (!this.onlyPong) this.lastSeen = clock();
   }
 
-  /** A PONG (or the protocol's answer to ping()) was received. */
-  pong(): void {
+  /**
+   * A PONG (or the protocol's answer to ping()) was received. `seq`, when
+   * the peer echoed it, names the PING it answers, for a true rtt; without
+   * it the rtt runs from the latest PING.
+   */
+  pong(seq?: number): void {
     if (this.stopped) return;
-    const now = clock();
-    this.lastSeen = now;
+    this.lastSeen = clock();
     this.probes = 0;
     this.firstPingAt = -1;
-    if (this.lastPingAt >= 0) this.emit('pong', { rtt: performance.now() - this.pingSentAt } satisfies PongInfo);
+    if (this.seq === 0) return;
+    const known = seq !== undefined && seq > 0 && seq <= this.seq && this.seq - seq < SENT_RING;
+    const sentAt = known ? this.sentAt![seq & (SENT_RING - 1)] : this.sentAt![this.seq & (SENT_RING - 1)];
+    this.emit('pong', { rtt: performance.now() - sentAt } satisfies PongInfo);
   }
 
   /** Stops watching: no timer, no listener of its own is left. Idempotent. */
@@ -216,7 +225,7 @@ export class Monitor implements Scheduled {
     this.probes++;
     this.seq++;
     this.lastPingAt = now;
-    this.pingSentAt = performance.now();
+    (this.sentAt ??= new Array<number>(SENT_RING).fill(0))[this.seq & (SENT_RING - 1)] = performance.now();
     scheduler.schedule(this, now + this.interval);
     this.sendPing();
     this.emit('ping', this.seq);

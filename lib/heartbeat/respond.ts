@@ -2,7 +2,7 @@
 // heartbeat of its own: answers every PING with a PONG.
 import type { Duplex } from 'node:stream';
 import { invalidType, outOfRange } from '../errors';
-import { checkFraming, classify, COMPACT_PONG, Decoder, encode, PONG, type Framing } from './framing';
+import { checkFraming, classify, Decoder, encodePong, type Framing } from './framing';
 
 export interface RespondOptions {
   /** ms to wait before each PONG, for tests and demonstrations (default 0) */
@@ -30,7 +30,7 @@ export function respond(socket: Duplex, options: RespondOptions = {}): () => voi
 
   const delayed = new Set<NodeJS.Timeout>();
   const answer = (payload: Buffer) => {
-    if (socket.writable) socket.write(framing === 'compact' ? COMPACT_PONG : encode('classic', PONG, payload));
+    if (socket.writable) socket.write(encodePong(framing, payload));
   };
   const decoder = new Decoder(framing, (type, payload) => {
     onFrame?.(type, payload);

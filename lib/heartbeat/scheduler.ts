@@ -28,8 +28,14 @@ export class Scheduler {
   /** monitors filed or being visited; at 0 the timer goes away */
   private live = 0;
 
+  /** monitors running */
   get size(): number {
     return this.live;
+  }
+
+  /** whether the one timer is set; false whenever no monitor runs */
+  get armed(): boolean {
+    return this.timer !== null;
   }
 
   /** Counts a new monitor in; file it with schedule(). */
