@@ -108,6 +108,10 @@ export function planFor(budget: number, platform: Platform = platformOf()): Plan
 }
 
 const s = (ms: number) => `${ms / 1000} s`;
+/** The budget as given: humanDuration would round 1500 ms to "2s". */
+const budgetText = (ms: number) => (ms % 1000 === 0 ? humanDuration(ms) : `${ms} ms`);
+/** " (2m 30s)" where a count of seconds is hard to read. */
+const human = (ms: number) => (ms >= 60_000 ? ` (${humanDuration(ms)})` : '');
 
 function snippet(k: KernelPlan): string {
   const userTimeout = k.userTimeout === null ? '' : `, userTimeout: ${k.userTimeout}`;
@@ -128,11 +132,11 @@ function heartbeatAdvice(plan: Plan): string[] {
 }
 
 export function render(plan: Plan): string {
-  const out = [color.bold(`Plan: notice a dead peer within ${humanDuration(plan.budget)} (${plan.platform})`), ''];
+  const out = [color.bold(`Plan: notice a dead peer within ${budgetText(plan.budget)} (${plan.platform})`), ''];
   const k = plan.kernel;
   if (!k) {
     out.push(
-      color.yellow(`${humanDuration(plan.budget)} is below what kernel keepalive can do:`) +
+      color.yellow(`${budgetText(plan.budget)} is below what kernel keepalive can do:`) +
         ' it counts whole seconds, and its shortest cycle is 1 s idle + 1 probe x 1 s = 2 s.',
       ...heartbeatAdvice(plan),
     );
@@ -150,10 +154,11 @@ export function render(plan: Plan): string {
   out.push(
     '',
     `${color.bold('Worst case:')} a peer that dies right after its last packet is noticed after ` +
-      `idle + interval x count = ${k.idle / 1000} + ${k.interval / 1000} x ${k.count} = ${s(k.detectAfter)} (${humanDuration(k.detectAfter)}).`,
+      `idle + interval x count = ${k.idle / 1000} + ${k.interval / 1000} x ${k.count} = ${s(k.detectAfter)}${human(k.detectAfter)}.`,
   );
   if (unused >= 1000) {
-    out.push(`  ${s(unused)} of the budget stay unused: the kernel takes whole seconds and idle is at most ${s(limitsFor(plan.platform).idle.max * 1000)}.`);
+    const maxIdle = limitsFor(plan.platform).idle.max * 1000;
+    out.push(`  That is sooner than the budget: idle is capped at the kernel's maximum, ${s(maxIdle)}${human(maxIdle)}.`);
   } else if (unused > 0) {
     out.push(`  The kernel counts whole seconds, so the plan uses ${s(k.detectAfter)} of the ${plan.budget} ms budget.`);
   }
