@@ -14,13 +14,18 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 const DEFAULT = 'sysctl';
 
-function overview(commands: Record<string, Command>): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+function overview(commands: Record<string, Command | Error>): string {
+  const lines = Object.entries(commands).map(
+    ([name, c]) => `  ${name.padEnd(12)} ${c instanceof Error ? `(cannot be loaded: ${c.message.split('\n')[0]})` : c.summary}`,
+  );
   return `Usage: tcp-keepalive [command] [options]\n\nCommands:\n${lines.join('\n')}\n\nWith no command: ${DEFAULT}. Every command takes --help and --json.`;
 }
 
-async function loadAll(): Promise<Record<string, Command>> {
-  const entries = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const));
+// One command that cannot load (a missing native build, say) must not take the overview down with it.
+async function loadAll(): Promise<Record<string, Command | Error>> {
+  const entries = await Promise.all(
+    Object.entries(COMMANDS).map(async ([name, load]) => [name, await load().catch((error: Error) => error)] as const),
+  );
   return Object.fromEntries(entries);
 }
 
@@ -38,8 +43,9 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const command = await load();
+  let command: Command | undefined;
   try {
+    command = await load();
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(command.usage + '\n');
       return;
@@ -47,10 +53,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await command.run(args);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`tcp-keepalive ${name}: ${error.message}\n\n${command.usage}\n`);
+      process.stderr.write(`tcp-keepalive ${name}: ${error.message}\n\n${command?.usage ?? ''}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`tcp-keepalive ${name}: ${(error as Error).message}\n`);
+      // A failure is one line: the first of a message, e.g. node-gyp-build's list of places it looked.
+      process.stderr.write(`tcp-keepalive ${name}: ${String((error as Error).message).split('\n')[0]}\n`);
       process.exitCode = 1;
     }
   }
