@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deathSignalPrefix, track } from './children';
-import { hasNetAdmin } from './privilege';
+import { canAdministerNetwork } from './privilege';
 import type { FromPeer, PeerAction, PeerConnectionStats, PeerStartOptions, ToPeer } from './protocol';
 
 export type { PeerConnectionStats } from './protocol';
@@ -38,12 +38,14 @@ const NEEDS_NET_ADMIN: Partial<Record<Death, string>> = {
  * Why this process cannot cause that death, or null when it can. Deaths
  * done with socket options need CAP_NET_ADMIN; signals need POSIX.
  */
-export function cannotCause(death: Death): string | null {
+export async function cannotCause(death: Death): Promise<string | null> {
   if (process.platform === 'win32') return 'peer processes cannot be frozen or killed with signals on Windows';
   const needs = NEEDS_NET_ADMIN[death];
   if (!needs) return null;
   if (process.platform !== 'linux') return `${death} needs ${needs}, which only Linux offers`;
-  if (!hasNetAdmin()) return `${death} needs ${needs}, which needs CAP_NET_ADMIN (run as root or in a user+network namespace)`;
+  if (!(await canAdministerNetwork())) {
+    return `${death} needs CAP_NET_ADMIN (for ${needs})`;
+  }
   return null;
 }
 
@@ -53,6 +55,8 @@ function peerScript(): string {
   if (!existsSync(script)) throw new Error(`The harness peer is not built (${script} is missing): run \`npm run build\``);
   return script;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A message before the peer gets its reference number. */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'ref'> : never;
@@ -181,7 +185,7 @@ export class Peer {
    * on the peer's side: the client must have data in flight to make it so.
    */
   async kill(death: Death, clientPort?: number): Promise<DeathRecord> {
-    const why = cannotCause(death);
+    const why = await cannotCause(death);
     if (why) throw Object.assign(new Error(why), { code: 'EPERM' });
     if (death === 'crash') {
       if (!this.running) throw new Error('The harness peer is not running');
@@ -195,6 +199,8 @@ export class Peer {
       if (!this.running) throw new Error('The harness peer is not running');
       const at = Date.now();
       this.child.kill('SIGSTOP');
+      // The stop lands asynchronously; return once it has, so callers see it.
+      for (let waited = 0; process.platform === 'linux' && !this.frozen && waited < 2000; waited += 5) await sleep(5);
       return { death, at };
     }
     const op: PeerAction = death === 'blackhole-busy' ? 'blackhole' : death;

@@ -1,7 +1,10 @@
 // Which deaths this process may cause, and where it can go to cause the
 // others: an unprivileged user and network namespace of its own.
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { binding } from '../binding';
 
 const CAP_NET_ADMIN = 12;
 
@@ -15,6 +18,34 @@ export function hasNetAdmin(): boolean {
   } catch {
     return false;
   }
+}
+
+let probe: Promise<boolean> | undefined;
+
+/**
+ * True when this process may attach socket filters and use TCP_REPAIR here,
+ * tried once for real on a loopback socket: capabilities held in a user
+ * namespace that does not own this network namespace show in CapEff but
+ * do not count.
+ */
+export function canAdministerNetwork(): Promise<boolean> {
+  if (!hasNetAdmin()) return Promise.resolve(false);
+  probe ??= (async () => {
+    const server = net.createServer();
+    try {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+      binding.attachDropFilter(fd);
+      binding.detachFilter(fd);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      server.close();
+    }
+  })();
+  return probe;
 }
 
 function findTool(name: string): string | undefined {
@@ -32,15 +63,15 @@ let cached: NamespaceSupport | undefined;
  */
 export function namespaceSupport(): NamespaceSupport {
   if (cached) return cached;
-  if (process.platform !== 'linux') return (cached = { ok: false, reason: `no network namespaces on ${process.platform}` });
+  if (process.platform !== 'linux') return (cached = { ok: false, reason: `${process.platform} has no network namespaces` });
   const unshare = findTool('unshare');
   const ip = findTool('ip');
-  if (!unshare) return (cached = { ok: false, reason: 'unshare (util-linux) not found' });
-  if (!ip) return (cached = { ok: false, reason: 'ip (iproute2) not found to bring loopback up in a namespace' });
+  if (!unshare) return (cached = { ok: false, reason: 'unshare (util-linux), which would get it in a namespace, is not installed' });
+  if (!ip) return (cached = { ok: false, reason: 'ip (iproute2), which brings loopback up in a namespace, is not installed' });
   const trial = spawnSync(unshare, ['-U', '-r', '-n', ip, 'link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 5000 });
   if (trial.status !== 0) {
     const why = (trial.stderr || trial.error?.message || `exit ${trial.status}`).trim().split('\n')[0];
-    return (cached = { ok: false, reason: `this system refuses an unprivileged user+network namespace (${why})` });
+    return (cached = { ok: false, reason: `this system refuses an unprivileged user+network namespace to get it in (${why})` });
   }
   return (cached = { ok: true, unshare, ip });
 }

@@ -264,7 +264,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const setups = options.setups ?? SETUP_NAMES;
   const report = options.onProgress ?? (() => {});
   const bound = options.boundMs ?? defaultBound(t);
-  const reason = scenario === 'slow' ? null : cannotCause(scenario);
+  const reason = scenario === 'slow' ? null : await cannotCause(scenario);
   if (reason) return setups.map((setup) => skippedRow(scenario, setup, t, reason));
 
   const rows = new Map<Setup, DrillRow>();
@@ -346,7 +346,8 @@ async function runInNamespace(scenarios: Scenario[], options: DrillOptions, pref
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let rows: DrillRow[] | null = null;
   child.on('message', (message: { progress?: Progress; rows?: DrillRow[] }) => {
-    if (message.progress) options.onProgress?.(message.progress);
+    const progress = message.progress?.type === 'start' ? { ...message.progress, where: 'namespace' as const } : message.progress;
+    if (progress) options.onProgress?.(progress);
     if (message.rows) rows = message.rows;
   });
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
@@ -369,7 +370,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
   for (const scenario of scenarios) {
-    const reason = scenario === 'slow' ? null : cannotCause(scenario);
+    const reason = scenario === 'slow' ? null : await cannotCause(scenario);
     if (!reason) {
       here.push(scenario);
       continue;
@@ -380,7 +381,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
       elsewhere.push(scenario);
       continue;
     }
-    const full = ns && !ns.ok ? `${reason}; ${ns.reason}` : reason;
+    const full = ns && !ns.ok ? `${reason}, and ${ns.reason}` : reason;
     options.onProgress?.({ type: 'skipped', scenario, reason: full });
     skipped.push(...setups.map((setup) => skippedRow(scenario, setup, t, full)));
   }
