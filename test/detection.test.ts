@@ -10,6 +10,8 @@ import { connectedPair, isLinux, isRoot, type Pair } from './support';
 
 const pairs: Pair[] = [];
 afterEach(async () => {
+  // Lift the filter first, or the peer's end lingers in FIN_WAIT with nobody to answer it.
+  for (const { accepted } of pairs) if (!accepted.destroyed) binding.detachFilter(handleFd(accepted));
   await Promise.all(pairs.splice(0).map((p) => p.close()));
 });
 
