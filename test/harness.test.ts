@@ -2,11 +2,11 @@
 // outside (process state, the client's socket and its TCP_INFO), not by
 // trusting the harness's own report.
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { heartbeat, setKeepAlive, tcpInfo } from '../lib';
 import { killAll, liveChildren, startPeer, type Peer } from '../lib/harness';
+import { processGone } from './harness-support';
 import { isLinux, isRoot } from './support';
 
 const sockets: net.Socket[] = [];
@@ -32,21 +32,6 @@ function outcome(socket: net.Socket): Promise<string> {
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
     socket.once('end', () => resolve('end'));
   });
-}
-
-/** Gone, or a zombie nobody reaped yet: either way it runs no more. */
-export function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
-  } catch {
-    return true;
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -296,7 +296,12 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
         }
       });
     }
-    await Promise.race([Promise.all(clients.map((c) => c.noticed)), sleep(timeLeft)]);
+    let bounded: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(clients.map((c) => c.noticed)),
+      new Promise<void>((resolve) => (bounded = setTimeout(resolve, timeLeft))),
+    ]);
+    clearTimeout(bounded);
 
     for (const client of clients) {
       const died = client.diedAt;
