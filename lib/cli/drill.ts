@@ -3,6 +3,7 @@
 // (lib/harness); this is its face on the command line.
 import {
   DEFAULT_TIMINGS,
+  defaultBound,
   PASSING,
   SCENARIO_NAMES,
   runDrill,
@@ -133,7 +134,7 @@ export const command: Command = {
     if (values.json) printJson(rows);
     else {
       const note = color.dim(
-        `expected and measured: ms from the death to the client noticing; 'not noticed' = not within the drill's bound. ` +
+        `expected, measured: time from the death to the client noticing; 'not noticed': not within ${seconds(defaultBound(timings))} of the death. ` +
           `Took ${seconds(Date.now() - started)}.`,
       );
       process.stdout.write(render(rows, note) + '\n');

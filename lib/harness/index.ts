@@ -8,6 +8,7 @@ export {
   runScenario,
   expectedMs,
   budgets,
+  defaultBound,
   judge,
   SCENARIOS,
   SCENARIO_NAMES,

@@ -162,7 +162,8 @@ function resolveTimings(options: Partial<Timings>): Timings {
   };
 }
 
-function defaultBound(t: Timings): number {
+/** ms after a death the drill waits for its detection, by default: 2 x the longest budget + 3 s. */
+export function defaultBound(t: Timings): number {
   const b = budgets(t);
   return 2 * Math.max(b.kernel, b.heartbeat) + 3000;
 }
