@@ -73,7 +73,7 @@ async function connected(socket: net.Socket): Promise<net.Socket> {
   return socket;
 }
 
-describe('README recipes', () => {
+describe.skipIf(process.platform === 'win32')("README recipes (skipped on Windows: Node gives no socket handle there, so getKeepAlive cannot read the values back)", () => {
   it('pg: Pool "connect" event, client.connection.stream', async () => {
     const port = await postgresServer();
     const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'app', database: 'app' });
