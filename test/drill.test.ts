@@ -2,7 +2,7 @@
 // its own, on a reduced scenario set to keep the suite short.
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { DrillRow } from '../lib/harness';
+import { expectedMs, judge, type DrillRow } from '../lib/harness';
 import { cli } from './harness-support';
 import { isLinux } from './support';
 
@@ -24,7 +24,6 @@ describe.skipIf(!isLinux)('tcp-keepalive drill', () => {
   it.concurrent('--json: rows for each scenario and set-up, with how and when each death was noticed', async () => {
     // count 1: a 2 s budget keeps the bound (2 x budget + 3 s) at 7 s.
     const run = await drill('--json', '--scenario', 'reset', '--scenario', 'hang', '--idle', '1s', '--interval', '1000', '--count', '1');
-    expect(run.code).toBe(0);
     const rows = JSON.parse(run.stdout) as DrillRow[];
     expect(rows.map((r) => `${r.scenario}/${r.setup}`)).toEqual([
       'reset/nothing',
@@ -56,6 +55,8 @@ describe.skipIf(!isLinux)('tcp-keepalive drill', () => {
       expect(row.measuredMs).toBeLessThan(2000 + 1500);
       expect(row.detectedAt! - row.diedAt!).toBe(row.measuredMs);
     }
+    // Every set-up did what it promises: exit status 0.
+    expect({ code: run.code, verdicts: rows.map((r) => r.verdict) }).toMatchObject({ code: 0 });
     // Progress goes to stderr, keeping stdout pure JSON.
     expect(run.stderr).toMatch(/hang: the peer died/);
     expect(run.stderr).toMatch(/hang \/ heartbeat: noticed after \d\.\d\ds \(ERR_HEARTBEAT_TIMEOUT\)/);
@@ -80,5 +81,33 @@ describe.skipIf(!isLinux)('tcp-keepalive drill', () => {
     const idle = await drill('--idle', 'soon');
     expect(idle.code).toBe(2);
     expect(idle.stderr).toMatch(/--idle/);
+  });
+});
+
+describe('what the drill expects and how it judges', () => {
+  const t = { idle: 1500, interval: 500, count: 3 };
+
+  it('expects the kernel in whole seconds rounded up and the heartbeat in ms; nothing only for FIN and RST', () => {
+    expect(expectedMs('blackhole', 'kernel', t)).toBe(2000 + 1000 * 3);
+    expect(expectedMs('blackhole', 'heartbeat', t)).toBe(1500 + 500 * 3);
+    expect(expectedMs('blackhole', 'both', t)).toBe(3000);
+    expect(expectedMs('restart', 'kernel', t)).toBe(2000);
+    expect(expectedMs('hang', 'kernel', t)).toBeNull();
+    expect(expectedMs('slow', 'both', t)).toBe(3000);
+    expect(expectedMs('reset', 'nothing', t)).toBe(0);
+    expect(expectedMs('blackhole-busy', 'nothing', t)).toBeNull();
+  });
+
+  const row = (expected: number | null, measured: number | null) =>
+    judge({ scenario: 'blackhole', setup: 'kernel', expectedMs: expected, measuredMs: measured, detected: measured !== null, how: null, skipped: false, diedAt: 0, detectedAt: measured });
+
+  it('calls each outcome by its name', () => {
+    expect(row(3000, 3070)).toBe('ok');
+    expect(row(3000, 5000)).toBe('late');
+    expect(row(3000, 1000)).toBe('early');
+    expect(row(3000, null)).toBe('missed');
+    expect(row(3000, -200)).toBe('false alarm');
+    expect(row(null, null)).toBe('never noticed');
+    expect(row(null, 4000)).toBe('unexpected');
   });
 });

@@ -80,7 +80,9 @@ function kill(how: 'reset' | 'restart' | 'blackhole', connection: Connection): v
 }
 
 function handle(message: ToPeer): void {
-  const reply: Extract<FromPeer, { ev: 'reply' }> = { ev: 'reply', ref: message.ref, at: 0 };
+  // Taken before acting: the client may see the death before this process
+  // gets to run again, and the death must not look later than its effect.
+  const reply: Extract<FromPeer, { ev: 'reply' }> = { ev: 'reply', ref: message.ref, at: Date.now() };
   try {
     if (message.op === 'stats') {
       reply.stats = stats();
@@ -98,11 +100,9 @@ function handle(message: ToPeer): void {
       );
       for (const c of targets) kill(message.op, c);
     }
-    reply.at = Date.now();
   } catch (error) {
     const { message: text, code } = error as Error & { code?: string };
     reply.error = { message: text, code };
-    reply.at = Date.now();
   }
   send(reply);
 }

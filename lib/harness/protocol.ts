@@ -21,6 +21,7 @@ export interface PeerConnectionStats {
 export type FromPeer =
   | { ev: 'listening'; host: string; port: number }
   | { ev: 'accepted'; id: number; remotePort: number }
+  /** at: Date.now() as the peer began to act on the order */
   | { ev: 'reply'; ref: number; at: number; stats?: PeerConnectionStats[]; error?: { message: string; code?: string } };
 
 export interface PeerStartOptions {
