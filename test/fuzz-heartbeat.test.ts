@@ -1,0 +1,285 @@
+// The heartbeat's decoder and its peer-facing side under hostile input:
+// random bytes, truncated and maximal frames, unknown types, floods, first
+// straight into the decoder (thousands of cases), then from a real peer over
+// loopback TCP. Nothing a peer sends may crash the process, grow memory past
+// one frame, or pass without a clear error.
+import { once } from 'node:events';
+import * as net from 'node:net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Decoder, heartbeat, respond, type Framing } from '../lib';
+import { listen } from './support';
+
+// The wire format as documented (lib/heartbeat/framing.ts, README):
+// classic = uint32 BE type + 1024-byte payload; compact = uint8 type +
+// uint16 BE length + payload. PING 1, PONG 2 (classic also 0x02000000),
+// application messages 3..65535 (classic) or 3..255 (compact).
+const HEADER = { classic: 4, compact: 3 } as const;
+const LARGEST_FRAME = { classic: 1028, compact: 3 + 0xffff } as const;
+const FRAMINGS: Framing[] = ['classic', 'compact'];
+
+interface Frame {
+  type: number;
+  payload: Buffer;
+}
+
+/** Splits bytes into whole frames and the length of the incomplete rest, written from the format alone. */
+function referenceParse(framing: Framing, bytes: Buffer): { frames: Frame[]; rest: number } {
+  const frames: Frame[] = [];
+  let at = 0;
+  for (;;) {
+    const left = bytes.length - at;
+    if (left < HEADER[framing]) break;
+    const size = framing === 'classic' ? 1028 : 3 + bytes.readUInt16BE(at + 1);
+    if (left < size) break;
+    const type = framing === 'classic' ? bytes.readUInt32BE(at) : bytes[at];
+    frames.push({ type, payload: Buffer.from(bytes.subarray(at + HEADER[framing], at + size)) });
+    at += size;
+  }
+  return { frames, rest: bytes.length - at };
+}
+
+function kind(framing: Framing, type: number): 'ping' | 'pong' | 'message' | 'unknown' {
+  if (type === 1) return 'ping';
+  if (type === 2 || (framing === 'classic' && type === 0x02000000)) return 'pong';
+  return type >= 3 && type <= (framing === 'classic' ? 0xffff : 0xff) ? 'message' : 'unknown';
+}
+
+function frameBytes(framing: Framing, type: number, payload: Uint8Array): Buffer {
+  if (framing === 'classic') {
+    const out = Buffer.alloc(1028);
+    out.writeUInt32BE(type, 0);
+    out.set(payload.subarray(0, 1024), 4);
+    return out;
+  }
+  const out = Buffer.alloc(3 + payload.length);
+  out[0] = type;
+  out.writeUInt16BE(payload.length, 1);
+  out.set(payload, 3);
+  return out;
+}
+
+/** Hostile streams: pure noise, or frames of any type (some maximal), cut anywhere, with noise between. */
+function hostileStream(framing: Framing): fc.Arbitrary<Buffer> {
+  const type = framing === 'classic' ? fc.oneof(fc.constantFrom(0, 1, 2, 3, 0xffff, 0x10000, 0x02000000, 0xffffffff), fc.nat({ max: 0xffffffff })) : fc.nat({ max: 0xff });
+  const payload = fc.oneof(
+    { weight: 5, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+    { weight: 1, arbitrary: fc.constantFrom(new Uint8Array(framing === 'classic' ? 1024 : 0xffff).fill(0x41)) },
+  );
+  const frame = fc.tuple(type, payload).map(([t, p]) => frameBytes(framing, t, p));
+  const piece = fc.oneof(
+    { weight: 4, arbitrary: frame },
+    { weight: 1, arbitrary: fc.tuple(frame, fc.nat()).map(([f, cut]) => f.subarray(0, cut % f.length)) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)) },
+  );
+  return fc
+    .oneof(
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 5000 }).map((b) => Buffer.from(b)) },
+      { weight: 3, arbitrary: fc.array(piece, { maxLength: 12 }).map((parts) => Buffer.concat(parts)) },
+    )
+    .map((bytes) => Object.assign(bytes, { [fc.toStringMethod]: () => describeStream(framing, bytes) }));
+}
+
+/** A counterexample as its frames, not as thousands of bytes. */
+function describeStream(framing: Framing, bytes: Buffer): string {
+  const { frames, rest } = referenceParse(framing, bytes);
+  const shown = frames.map((f) => `${f.type}[${f.payload.length}${f.payload.length ? ` ${f.payload.subarray(0, 8).toString('hex')}…` : ''}]`);
+  return `${framing} stream of ${bytes.length} bytes: ${shown.join(' ')}${rest ? ` + ${rest} bytes of an incomplete frame` : ''}`;
+}
+
+/** Cuts bytes into chunks whose sizes cycle through `sizes`. */
+function chunked(bytes: Buffer, sizes: number[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const size = sizes.length ? sizes[i % sizes.length] : bytes.length;
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+const chunkSizes = fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 8 }).chain((big) =>
+  fc.oneof(fc.constant(big), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 })),
+);
+
+describe('Decoder fed hostile bytes', () => {
+  for (const framing of FRAMINGS) {
+    it(`${framing}: 2 000 random streams in random chunks decode exactly as the format says, holding at most one frame`, () => {
+      fc.assert(
+        fc.property(hostileStream(framing), chunkSizes, (bytes, sizes) => {
+          const got: Frame[] = [];
+          const decoder = new Decoder(framing, (type, payload) => got.push({ type, payload: Buffer.from(payload) }));
+          let held = 0;
+          for (const chunk of chunked(bytes, sizes)) {
+            decoder.push(chunk);
+            held = Math.max(held, decoder.buffered);
+          }
+          expect(held).toBeLessThanOrEqual(LARGEST_FRAME[framing]);
+          const expected = referenceParse(framing, bytes);
+          expect(got.length).toBe(expected.frames.length);
+          for (const [i, frame] of got.entries()) {
+            expect(frame.type).toBe(expected.frames[i].type);
+            expect(frame.payload.equals(expected.frames[i].payload)).toBe(true);
+          }
+          expect(decoder.buffered).toBe(expected.rest);
+        }),
+        { numRuns: 2_000 },
+      );
+    });
+  }
+
+  it('compact: a header announcing the largest payload, fed one byte at a time, holds that one frame and no more', () => {
+    const decoder = new Decoder('compact', () => {});
+    const frame = frameBytes('compact', 9, new Uint8Array(0xffff));
+    for (let i = 0; i < frame.length - 1; i++) decoder.push(frame.subarray(i, i + 1));
+    expect(decoder.buffered).toBe(frame.length - 1);
+    let delivered = 0;
+    const counting = new Decoder('compact', () => delivered++);
+    counting.push(Buffer.concat([frame, frame, frame.subarray(0, 10)]));
+    expect(delivered).toBe(2);
+    expect(counting.buffered).toBe(10);
+  });
+});
+
+// ------------------------------------------------------------ real peers
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  while (cleanup.length) cleanup.pop()!();
+});
+
+/** A raw TCP peer (the hostile end) and our end of the connection. */
+async function peerAndUs(): Promise<{ peer: net.Socket; us: net.Socket }> {
+  const server = net.createServer();
+  cleanup.push(() => server.close());
+  const port = await listen(server);
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const us = net.connect(port, '127.0.0.1');
+  cleanup.push(() => us.destroy());
+  await once(us, 'connect');
+  const [peer] = await accepted;
+  cleanup.push(() => peer.destroy());
+  return { peer, us };
+}
+
+describe('heartbeat() against a hostile peer over TCP', () => {
+  for (const framing of FRAMINGS) {
+    // How much the heartbeat holds is the Decoder's bound, checked above.
+    it(`${framing}: 60 random hostile streams: each frame gets its documented reaction, errors name the type, nothing is left after close`, async () => {
+      await fc.assert(
+        fc.asyncProperty(hostileStream(framing), chunkSizes, async (bytes, sizes) => {
+          const { peer, us } = await peerAndUs();
+          const listenersBefore = us.eventNames().map((e) => [e, us.listenerCount(e)]);
+          const hb = heartbeat(us, { framing, idle: 60_000 });
+          const seen = { messages: [] as Frame[], errors: [] as (Error & { code?: string; type?: number })[] };
+          hb.on('message', (type: number, payload: Buffer) => seen.messages.push({ type, payload: Buffer.from(payload) }));
+          hb.on('error', (error: Error) => seen.errors.push(error));
+          const ignore = () => {};
+          us.on('error', ignore);
+          const answers: Buffer[] = [];
+          peer.on('data', (chunk: Buffer) => answers.push(chunk));
+          peer.on('error', () => {});
+
+          for (const chunk of chunked(bytes, sizes)) {
+            peer.write(chunk);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          peer.end();
+          await once(us, 'end');
+          us.end();
+          await once(us, 'close');
+          if (!peer.readableEnded) await once(peer, 'end');
+
+          const expected = referenceParse(framing, bytes);
+          const reactions = expected.frames.map((f) => kind(framing, f.type));
+          expect(seen.messages.map((m) => m.type)).toEqual(expected.frames.filter((_, i) => reactions[i] === 'message').map((f) => f.type));
+          expect(seen.errors.map((e) => [e.code, e.type])).toEqual(
+            expected.frames.filter((_, i) => reactions[i] === 'unknown').map((f) => ['ERR_HEARTBEAT_UNKNOWN_TYPE', f.type]),
+          );
+          for (const e of seen.errors) expect(e.message).toContain(`type ${e.type}`);
+          // Every PING is answered with one PONG.
+          const pongs = referenceParse(framing, Buffer.concat(answers)).frames;
+          expect(pongs.length).toBe(reactions.filter((r) => r === 'ping').length);
+          for (const p of pongs) expect(p.type).toBe(2);
+          // Stopped with the socket: no listener of its own left, no timer.
+          expect(hb.active).toBe(false);
+          us.off('error', ignore);
+          expect(us.eventNames().map((e) => [e, us.listenerCount(e)])).toEqual(listenersBefore);
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+
+  it('an unknown type with no error listener destroys the socket with a clear error; the process lives', async () => {
+    const { peer, us } = await peerAndUs();
+    const hb = heartbeat(us, { framing: 'classic', idle: 60_000 });
+    peer.write(frameBytes('classic', 0xdeadbeef, new Uint8Array(0)));
+    const [error] = (await once(us, 'error')) as [Error & { code: string; type: number }];
+    expect(error.code).toBe('ERR_HEARTBEAT_UNKNOWN_TYPE');
+    expect(error.type).toBe(0xdeadbeef);
+    expect(error.message).toMatch(/unknown type 3735928559 \(0xdeadbeef\)/);
+    await once(us, 'close');
+    expect(hb.active).toBe(false);
+  });
+
+  it('a peer that sends part of a largest compact frame and falls silent is declared dead; the partial frame is dropped', async () => {
+    const { peer, us } = await peerAndUs();
+    const hb = heartbeat(us, { framing: 'compact', idle: 200, interval: 100, count: 2 });
+    peer.write(frameBytes('compact', 7, new Uint8Array(0xffff)).subarray(0, 40_000));
+    await new Promise((resolve) => us.once('data', resolve));
+    const errored = once(us, 'error');
+    const [dead] = (await once(hb, 'dead')) as [Error & { code: string }];
+    expect(dead.code).toBe('ERR_HEARTBEAT_TIMEOUT');
+    expect(((await errored) as [Error & { code: string }])[0].code).toBe('ERR_HEARTBEAT_TIMEOUT');
+    expect(us.destroyed).toBe(true);
+    expect(hb.active).toBe(false);
+    expect(us.listenerCount('data')).toBe(0);
+  });
+});
+
+describe('a peer that floods PINGs and never reads the PONGs', () => {
+  // The kernel's buffers fill first; after that every PONG would queue in
+  // this process. A peer may not grow our memory by sending: the queue must
+  // stay within the socket's high-water mark plus one frame. The floods are
+  // well past what loopback's kernel buffers absorb (a few MiB).
+  const FLOOD = { classic: 16 * 1024 * 1024, compact: 8 * 1024 * 1024 };
+
+  async function flood(framing: Framing, ours: (us: net.Socket) => void): Promise<number> {
+    const { peer, us } = await peerAndUs();
+    ours(us);
+    us.on('error', () => {});
+    peer.pause();
+    peer.on('error', () => {});
+    const ping = frameBytes(framing, 1, new Uint8Array([0, 0, 0, 1]));
+    const block = Buffer.concat(Array(Math.ceil(65_536 / ping.length)).fill(ping));
+    let queued = 0;
+    us.on('data', () => (queued = Math.max(queued, us.writableLength)));
+    for (let sent = 0; sent < FLOOD[framing]; sent += block.length) {
+      if (!peer.write(block)) await once(peer, 'drain');
+    }
+    peer.end();
+    await once(us, 'end');
+    return queued;
+  }
+
+  for (const framing of FRAMINGS) {
+    it(`${framing}: heartbeat() queues at most a high-water mark of PONGs while ${FLOOD[framing] >> 20} MiB of PINGs arrive`, async () => {
+      let us: net.Socket | undefined;
+      const queued = await flood(framing, (s) => {
+        us = s;
+        heartbeat(s, { framing, idle: 60_000 });
+      });
+      expect(queued).toBeLessThanOrEqual(us!.writableHighWaterMark + LARGEST_FRAME[framing]);
+    });
+
+    it(`${framing}: respond() queues at most a high-water mark of PONGs while ${FLOOD[framing] >> 20} MiB of PINGs arrive`, async () => {
+      let us: net.Socket | undefined;
+      const queued = await flood(framing, (s) => {
+        us = s;
+        respond(s, { framing });
+      });
+      expect(queued).toBeLessThanOrEqual(us!.writableHighWaterMark + LARGEST_FRAME[framing]);
+    });
+  }
+});
