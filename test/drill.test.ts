@@ -1,10 +1,14 @@
 // `tcp-keepalive drill` as a user runs it: the built CLI in a process of
 // its own, on a reduced scenario set to keep the suite short.
 import { execFile } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { expectedMs, judge, type DrillRow } from '../lib/harness';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectedMs, judge, killAll, runDrill, type DrillRow } from '../lib/harness';
 import { cli } from './harness-support';
 import { isLinux } from './support';
+
+afterEach(async () => {
+  await killAll();
+});
 
 interface Run {
   code: number;
@@ -60,6 +64,14 @@ describe.skipIf(!isLinux)('tcp-keepalive drill', () => {
     // Progress goes to stderr, keeping stdout pure JSON.
     expect(run.stderr).toMatch(/hang: the peer died/);
     expect(run.stderr).toMatch(/hang \/ heartbeat: noticed after \d\.\d\ds \(ERR_HEARTBEAT_TIMEOUT\)/);
+  });
+
+  it.concurrent('slow: answers late within the budget raise no alarm; answers beyond it are declared dead in time', async () => {
+    const [row] = await runDrill({ scenarios: ['slow'], setups: ['heartbeat'], idle: 1000, interval: 1000, count: 1 });
+    expect(row).toMatchObject({ scenario: 'slow', setup: 'heartbeat', expectedMs: 2000, detected: true, how: 'ERR_HEARTBEAT_TIMEOUT', verdict: 'ok' });
+    // Positive: nothing was declared dead while the answers came within the budget.
+    expect(row.measuredMs).toBeGreaterThan(1500);
+    expect(row.measuredMs).toBeLessThan(3500);
   });
 
   it.concurrent('prints a table of scenario, set-up, expected, measured, how and verdict', async () => {

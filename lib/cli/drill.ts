@@ -66,7 +66,9 @@ function progressLine(started: number, p: Progress): string {
     case 'start':
       return `${clock} ${p.scenario}: clients connected${p.where === 'namespace' ? ' (in a user+network namespace)' : ''}`;
     case 'died':
-      return `${clock} ${p.scenario}: the peer died`;
+      return p.setup
+        ? `${clock} ${p.scenario} / ${p.setup}: the peer now answers beyond the budget`
+        : `${clock} ${p.scenario}: the peer died`;
     case 'detected':
       return `${clock} ${p.scenario} / ${p.setup}: noticed after ${seconds(p.measuredMs)} (${p.how})`;
     case 'done':

@@ -239,7 +239,7 @@ function nextPong(client: Client, ms: number): Promise<void> {
  * (a false alarm there is a failure), then, right after an answer (so the
  * client's silence starts at a known time), answers beyond the budget.
  */
-async function slowDown(peer: Peer, clients: Client[], t: Timings): Promise<void> {
+async function slowDown(peer: Peer, clients: Client[], t: Timings, report: (p: Progress) => void): Promise<void> {
   const withinMs = Math.floor((t.interval * t.count) / 2);
   const beyondMs = 600_000;
   await peer.setDelay(withinMs);
@@ -255,6 +255,7 @@ async function slowDown(peer: Peer, clients: Client[], t: Timings): Promise<void
       }
       if (client.heartbeat) await nextPong(client, t.idle + t.interval * t.count);
       client.diedAt = await peer.setDelay(beyondMs, client.socket.localPort);
+      report({ type: 'died', scenario: 'slow', setup: client.setup, at: client.diedAt });
     }),
   );
 }
@@ -277,7 +278,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
     report({ type: 'start', scenario, where: 'here' });
 
     if (scenario === 'slow') {
-      await slowDown(peer, clients, t);
+      await slowDown(peer, clients, t, report);
     } else {
       const death = await peer.kill(scenario);
       for (const client of clients) client.diedAt = death.at;
