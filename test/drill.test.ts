@@ -1,12 +1,14 @@
 // `tcp-keepalive drill` as a user runs it: the built CLI in a process of
 // its own, on a reduced scenario set to keep the suite short.
 import { execFile } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { expectedMs, judge, killAll, runDrill, type DrillRow } from '../lib/harness';
 import { cli } from './harness-support';
 import { isLinux } from './support';
 
-afterEach(async () => {
+// The tests run concurrently, so a kill-everything between them would kill
+// the others' peers: the one sweep comes after all of them.
+afterAll(async () => {
   await killAll();
 });
 
