@@ -30,17 +30,13 @@ const connections = new Map<number, Connection>();
 let delay = options.delay;
 let nextId = 1;
 
-function startResponder(socket: net.Socket, delay: number): () => void {
-  return respond(socket, { delay, framing: FRAMING });
-}
-
 const server = net.createServer((socket) => {
   const connection: Connection = {
     id: nextId++,
     socket,
     remotePort: socket.remotePort ?? 0,
     delay,
-    stopResponder: startResponder(socket, delay),
+    stopResponder: respond(socket, { delay, framing: FRAMING }),
   };
   connections.set(connection.id, connection);
   // A connection the client drops is ordinary here, not a failure of the peer.
@@ -92,7 +88,7 @@ function handle(message: ToPeer): void {
         if (c.socket.destroyed || (message.connection !== undefined && c.id !== message.connection)) continue;
         c.delay = message.ms;
         c.stopResponder();
-        c.stopResponder = startResponder(c.socket, c.delay);
+        c.stopResponder = respond(c.socket, { delay: c.delay, framing: FRAMING });
       }
     } else {
       const targets = [...connections.values()].filter(
