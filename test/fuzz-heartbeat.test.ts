@@ -3,11 +3,12 @@
 // straight into the decoder (thousands of cases), then from a real peer over
 // loopback TCP. Nothing a peer sends may crash the process, grow memory past
 // one frame, or pass without a clear error.
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import * as net from 'node:net';
+import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Decoder, heartbeat, respond, type Framing } from '../lib';
+import { Decoder, heartbeat, monitor, respond, wsHeartbeat, type Framing } from '../lib';
 import { listen } from './support';
 
 // The wire format as documented (lib/heartbeat/framing.ts, README):
@@ -282,4 +283,164 @@ describe('a peer that floods PINGs and never reads the PONGs', () => {
       expect(queued).toBeLessThanOrEqual(us!.writableHighWaterMark + LARGEST_FRAME[framing]);
     });
   }
+});
+
+// ------------------------------------------------------------ options
+
+/** Any JS value, for arguments that are not what they should be. */
+const junk = fc.oneof(
+  fc.anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }),
+  fc.constantFrom<unknown>(Symbol('s'), () => 1, NaN, Infinity, -0, null, undefined),
+);
+const MAX_MS = 2 ** 31 - 1;
+const timingValue = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: MAX_MS }) },
+  { weight: 2, arbitrary: fc.constantFrom<unknown>(undefined, 0, -1, 1.5, MAX_MS + 1, NaN, Infinity, '100', null, 10n, true) },
+  { weight: 1, arbitrary: junk },
+);
+const flag = fc.oneof({ weight: 3, arbitrary: fc.constantFrom<unknown>(undefined, true, false) }, { weight: 1, arbitrary: junk });
+
+interface Expectation {
+  /** fields whose value is not allowed, with the error class it calls for */
+  bad: { name: string; cls: TypeErrorConstructor | RangeErrorConstructor }[];
+}
+
+/** The documented rules for idle, interval and count (undefined: the default) and the boolean flags. */
+function judgeTiming(o: Record<string, unknown>, into: Expectation): void {
+  for (const field of ['idle', 'interval', 'count']) {
+    const v = o[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number') into.bad.push({ name: `options.${field}`, cls: TypeError });
+    else if (!Number.isInteger(v) || v < 1 || v > MAX_MS) into.bad.push({ name: `options.${field}`, cls: RangeError });
+  }
+  for (const field of ['onlyPong', 'destroyOnDead']) {
+    if (o[field] !== undefined && typeof o[field] !== 'boolean') into.bad.push({ name: `options.${field}`, cls: TypeError });
+  }
+}
+
+function expectOutcome(call: () => { stop(): void; active?: boolean } | (() => void), expectation: Expectation, label: string): void {
+  let result: ReturnType<typeof call> | undefined;
+  let error: (Error & { code?: unknown }) | undefined;
+  try {
+    result = call();
+  } catch (e) {
+    error = e as Error;
+  }
+  if (expectation.bad.length === 0) {
+    expect(error, `${label}: expected success`).toBeUndefined();
+    // Whatever was started stops, and says so.
+    if (typeof result === 'function') result();
+    else {
+      result!.stop();
+      expect(result!.active).toBe(false);
+    }
+    return;
+  }
+  expect(error, `${label}: expected one of ${expectation.bad.map((b) => `${b.cls.name} naming ${b.name}`).join(', ')}`).toBeInstanceOf(Error);
+  const match = expectation.bad.find((b) => error instanceof b.cls && error!.message.includes(`"${b.name}"`));
+  expect(match, `${label}: got ${error!.constructor.name} ${String(error!.code)}: ${error!.message}`).toBeDefined();
+  expect(error!.code).toMatch(/^ERR_/);
+}
+
+describe('heartbeat API options: random values of every type', () => {
+  const timing = fc.record({ idle: timingValue, interval: timingValue, count: timingValue, onlyPong: flag, destroyOnDead: flag }, { requiredKeys: [] });
+
+  it('monitor(): 1 500 random options; valid ones start and stop, others name the field', () => {
+    const ping = fc.oneof({ weight: 4, arbitrary: fc.constant<unknown>(() => {}) }, { weight: 1, arbitrary: junk });
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: fc.tuple(timing, ping).map(([t, p]) => ({ ...t, ping: p })) }, { weight: 1, arbitrary: junk }), (options) => {
+        const expectation: Expectation = { bad: [] };
+        if (options === null || typeof options !== 'object') expectation.bad.push({ name: 'options', cls: TypeError });
+        else {
+          const o = options as Record<string, unknown>;
+          judgeTiming(o, expectation);
+          if (typeof o.ping !== 'function') expectation.bad.push({ name: 'options.ping', cls: TypeError });
+        }
+        expectOutcome(() => monitor(options as never), expectation, 'monitor');
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+
+  it('heartbeat(): 1 500 random streams and options; valid ones attach and detach, others name the field', () => {
+    const framing = fc.oneof({ weight: 4, arbitrary: fc.constantFrom<unknown>(undefined, 'classic', 'compact') }, { weight: 1, arbitrary: junk });
+    const unknownTypes = fc.oneof({ weight: 4, arbitrary: fc.constantFrom<unknown>(undefined, 'error', 'ignore') }, { weight: 1, arbitrary: junk });
+    const options = fc.oneof(
+      { weight: 9, arbitrary: fc.tuple(timing, framing, unknownTypes).map(([t, f, u]) => ({ ...t, framing: f, unknownTypes: u })) },
+      { weight: 1, arbitrary: junk },
+    );
+    const stream = fc.oneof({ weight: 9, arbitrary: fc.constant<unknown>('a fresh stream') }, { weight: 1, arbitrary: junk });
+    fc.assert(
+      fc.property(stream, options, (streamArg, options) => {
+        const socket = streamArg === 'a fresh stream' ? new PassThrough() : streamArg;
+        const expectation: Expectation = { bad: [] };
+        if (socket !== streamArg) {
+          // a stream: fine
+        } else expectation.bad.push({ name: 'socket', cls: TypeError });
+        if (options !== undefined && (options === null || typeof options !== 'object')) expectation.bad.push({ name: 'options', cls: TypeError });
+        else if (options !== undefined) {
+          const o = options as Record<string, unknown>;
+          judgeTiming(o, expectation);
+          if (o.framing !== undefined && o.framing !== 'classic' && o.framing !== 'compact') expectation.bad.push({ name: 'options.framing', cls: TypeError });
+          if (o.unknownTypes !== undefined && o.unknownTypes !== 'error' && o.unknownTypes !== 'ignore') {
+            expectation.bad.push({ name: 'options.unknownTypes', cls: TypeError });
+          }
+        }
+        const before = socket instanceof PassThrough ? socket.eventNames().map((e) => [e, socket.listenerCount(e)]) : [];
+        expectOutcome(() => heartbeat(socket as never, options as never), expectation, 'heartbeat');
+        if (socket instanceof PassThrough) expect(socket.eventNames().map((e) => [e, socket.listenerCount(e)])).toEqual(before);
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+
+  it('respond(): 1 000 random options; valid ones answer and stop, others name the field', () => {
+    const delay = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom<unknown>(undefined, 0, 10, MAX_MS) },
+      { weight: 2, arbitrary: fc.constantFrom<unknown>(-1, 1.5, MAX_MS + 1, NaN, '5', null) },
+      { weight: 1, arbitrary: junk },
+    );
+    const framing = fc.oneof({ weight: 4, arbitrary: fc.constantFrom<unknown>(undefined, 'classic', 'compact') }, { weight: 1, arbitrary: junk });
+    const onFrame = fc.oneof({ weight: 4, arbitrary: fc.constantFrom<unknown>(undefined, () => {}) }, { weight: 1, arbitrary: junk });
+    const options = fc.oneof(
+      { weight: 9, arbitrary: fc.record({ delay, framing, onFrame }, { requiredKeys: [] }) },
+      { weight: 1, arbitrary: junk },
+    );
+    fc.assert(
+      fc.property(options, (options) => {
+        const socket = new PassThrough();
+        const expectation: Expectation = { bad: [] };
+        if (options !== undefined && (options === null || typeof options !== 'object')) expectation.bad.push({ name: 'options', cls: TypeError });
+        else if (options !== undefined) {
+          const o = options as Record<string, unknown>;
+          const d = o.delay;
+          // delay: undefined or null is the default 0
+          if (d !== undefined && d !== null) {
+            if (typeof d !== 'number') expectation.bad.push({ name: 'options.delay', cls: TypeError });
+            else if (!Number.isInteger(d) || d < 0 || d > MAX_MS) expectation.bad.push({ name: 'options.delay', cls: RangeError });
+          }
+          if (o.framing !== undefined && o.framing !== 'classic' && o.framing !== 'compact') expectation.bad.push({ name: 'options.framing', cls: TypeError });
+          if (o.onFrame !== undefined && typeof o.onFrame !== 'function') expectation.bad.push({ name: 'options.onFrame', cls: TypeError });
+        }
+        const before = socket.eventNames().map((e) => [e, socket.listenerCount(e)]);
+        expectOutcome(() => respond(socket, options as never), expectation, 'respond');
+        expect(socket.eventNames().map((e) => [e, socket.listenerCount(e)])).toEqual(before);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('wsHeartbeat(): 500 random options on a ws-shaped socket; valid ones attach and detach every listener', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: timing }, { weight: 1, arbitrary: junk }), (options) => {
+        const ws = Object.assign(new EventEmitter(), { readyState: 1, ping: () => {}, terminate: () => {} });
+        const expectation: Expectation = { bad: [] };
+        if (options !== undefined && (options === null || typeof options !== 'object')) expectation.bad.push({ name: 'options', cls: TypeError });
+        else if (options !== undefined) judgeTiming(options as Record<string, unknown>, expectation);
+        expectOutcome(() => wsHeartbeat(ws, options as never), expectation, 'wsHeartbeat');
+        expect(ws.eventNames()).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
