@@ -39,10 +39,12 @@ describe('wire framing', () => {
     expect(frame.subarray(6).every((b) => b === 0)).toBe(true);
   });
 
-  it('compact frames are type, uint16 length, payload: a PING with its sequence number is 7 bytes', () => {
-    expect([...encodePing('compact', 258)]).toEqual([1, 0, 4, 0, 0, 1, 2]);
-    expect([...encodePong('compact', Buffer.from([0, 0, 1, 2]))]).toEqual([2, 0, 4, 0, 0, 1, 2]);
+  it('compact frames are type, uint16 length, payload: a PING is 15 bytes, and its PONG echoes it', () => {
     expect([...encode('compact', 21, Buffer.from('abc'))]).toEqual([21, 0, 3, 0x61, 0x62, 0x63]);
+    const ping = encodePing('compact', 258, 1.5);
+    // type 1, length 12, seq 258, then 1.5 as a float64 in network byte order
+    expect([...ping]).toEqual([1, 0, 12, 0, 0, 1, 2, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]);
+    expect([...encodePong('compact', ping.subarray(3))]).toEqual([2, ...ping.subarray(1)]);
   });
 
   for (const framing of ['classic', 'compact'] as const) {

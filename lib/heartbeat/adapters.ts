@@ -3,7 +3,7 @@
 // heartbeat writes nothing of its own.
 import type { Http2Session } from 'node:http2';
 import { invalidType, invalidValue } from '../errors';
-import { AttachedMonitor, type Monitor, type MonitorTiming } from './monitor';
+import { ProtocolMonitor, type Monitor, type MonitorTiming } from './monitor';
 
 /** What the monitor uses of a `ws` WebSocket (kept structural: ws is not a dependency). */
 export interface WebSocketLike {
@@ -26,20 +26,17 @@ export function wsHeartbeat(ws: WebSocketLike, options: MonitorTiming = {}): Mon
     throw invalidType('ws', 'a WebSocket from the ws package', ws);
   }
   if (ws.readyState >= WS_CLOSED - 1) throw invalidValue('ws', 'is closing or closed');
-  const monitor = new AttachedMonitor(
-    {
-      ...options,
-      // A CONNECTING socket throws on ping(); it has nothing to check yet.
-      ping: () => ws.readyState === WS_OPEN && ws.ping(),
-      destroy: () => ws.terminate(),
-    },
-    ws,
-  );
+  const monitor = new ProtocolMonitor({
+    ...options,
+    // A CONNECTING socket throws on ping(); it has nothing to check yet.
+    ping: () => ws.readyState === WS_OPEN && ws.ping(),
+    destroy: () => ws.terminate(),
+  });
   const alive = () => monitor.alive();
-  monitor.listen('pong', () => monitor.pong());
-  monitor.listen('message', alive);
-  monitor.listen('ping', alive);
-  monitor.listen('close', () => monitor.stop());
+  monitor.listen(ws, 'pong', () => monitor.pong());
+  monitor.listen(ws, 'message', alive);
+  monitor.listen(ws, 'ping', alive);
+  monitor.listen(ws, 'close', () => monitor.stop());
   return monitor;
 }
 
@@ -53,22 +50,19 @@ export function http2Heartbeat(session: Http2Session, options: MonitorTiming = {
     throw invalidType('session', 'an http2 session (ClientHttp2Session or ServerHttp2Session)', session);
   }
   if (session.destroyed || session.closed) throw invalidValue('session', 'is closed or destroyed');
-  const monitor: AttachedMonitor = new AttachedMonitor(
-    {
-      ...options,
-      ping: () => {
-        if (session.destroyed || session.closed) return;
-        // false: too many PINGs already unanswered; the count runs on anyway.
-        session.ping((error) => {
-          if (!error) monitor.pong();
-        });
-      },
-      destroy: (error) => session.destroy(error),
-      // Frames are parsed in native code, so bytes read stand for them.
-      progress: () => session.socket?.bytesRead ?? 0,
+  const monitor: ProtocolMonitor = new ProtocolMonitor({
+    ...options,
+    ping: () => {
+      if (session.destroyed || session.closed) return;
+      // false: too many PINGs already unanswered; the count runs on anyway.
+      session.ping((error, duration) => {
+        if (!error) monitor.pong(duration);
+      });
     },
-    session,
-  );
-  monitor.listen('close', () => monitor.stop());
+    destroy: (error) => session.destroy(error),
+    // Frames are parsed in native code, so bytes read stand for them.
+    progress: () => session.socket?.bytesRead ?? 0,
+  });
+  monitor.listen(session, 'close', () => monitor.stop());
   return monitor;
 }

@@ -72,21 +72,24 @@ export function encode(framing: Framing, type: number, payload: Uint8Array = new
   return frame;
 }
 
-/** A PING carrying its sequence number (uint32, network order); the PONG echoes the payload. */
-export function encodePing(framing: Framing, seq: number): Buffer {
-  const payload = Buffer.allocUnsafe(4);
+/**
+ * A PING's payload: its sequence number (uint32) and the sender's clock when
+ * it left (float64 ms, performance.now()), both in network byte order. The
+ * peer echoes the payload in its PONG, so the sender gets the rtt of the
+ * very PING answered without keeping a record of its PINGs.
+ */
+export const PING_PAYLOAD = 12;
+
+export function encodePing(framing: Framing, seq: number, sentAt = performance.now()): Buffer {
+  const payload = Buffer.allocUnsafe(PING_PAYLOAD);
   payload.writeUInt32BE(seq >>> 0, 0);
+  payload.writeDoubleBE(sentAt, 4);
   return encode(framing, PING, payload);
 }
 
-/** The PONG for a PING's payload: the payload echoed, so the peer can match it. */
-export function encodePong(framing: Framing, pingPayload: Buffer): Buffer {
-  return encode(framing, PONG, framing === 'classic' ? pingPayload : pingPayload.subarray(0, 4));
-}
-
-/** The sequence number a PONG echoes; 0 when the peer echoed none. */
-export function echoedSeq(payload: Buffer): number {
-  return payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+/** The PONG for a PING: its payload echoed (the first 12 bytes in the compact framing). */
+export function encodePong(framing: Framing, pingPayload: Uint8Array): Buffer {
+  return encode(framing, PONG, framing === 'classic' ? pingPayload : pingPayload.subarray(0, PING_PAYLOAD));
 }
 
 export function classify(framing: Framing, type: number, messageTypes: ReadonlySet<number> | null): FrameKind {
@@ -97,85 +100,101 @@ export function classify(framing: Framing, type: number, messageTypes: ReadonlyS
   return type >= min && type <= max ? 'message' : 'unknown';
 }
 
+/** A frame not yet complete: its bytes so far. */
+export interface Partial {
+  bytes: Buffer;
+  filled: number;
+}
+
+/** What decode() works on: the one incomplete frame a connection may hold. */
+export interface DecodeState {
+  partial: Partial | null;
+  /** One frame: its type and its payload as bytes[start, end). False stops decoding. */
+  frame(type: number, bytes: Buffer, start: number, end: number): boolean;
+}
+
+const sizeAt = (framing: Framing, bytes: Buffer, offset: number): number =>
+  framing === 'classic' ? CLASSIC_FRAME : COMPACT_HEADER + bytes.readUInt16BE(offset + 1);
+
+function deliver(state: DecodeState, framing: Framing, bytes: Buffer, offset: number, size: number): boolean {
+  const type = framing === 'classic' ? bytes.readUInt32BE(offset) : bytes[offset];
+  return state.frame(type, bytes, offset + HEADER[framing], offset + size);
+}
+
 /**
- * Turns a byte stream into frames. Holds at most one incomplete frame:
- * bytes past it stay in the caller's chunk until they are needed.
+ * Turns a byte stream into frames, however TCP split or joined them. Holds
+ * at most one incomplete frame: bytes past it are read from the chunk in place.
  */
-export class Decoder {
-  private pending: Buffer | null = null;
-  private filled = 0;
+export function decode(state: DecodeState, framing: Framing, chunk: Buffer): void {
+  const header = HEADER[framing];
+  let offset = 0;
+  if (state.partial) {
+    offset = fill(state, state.partial, framing, chunk);
+    if (offset < 0) return;
+  }
+  while (chunk.length - offset >= header) {
+    const size = sizeAt(framing, chunk, offset);
+    if (chunk.length - offset < size) break;
+    if (!deliver(state, framing, chunk, offset, size)) return;
+    offset += size;
+  }
+  if (offset === chunk.length) return;
+  const rest = chunk.length - offset;
+  const bytes = Buffer.allocUnsafe(rest >= header ? sizeAt(framing, chunk, offset) : header);
+  state.partial = { bytes, filled: chunk.copy(bytes, 0, offset) };
+}
+
+/** Completes the pending frame from the chunk: the bytes taken, or -1 when done with the chunk. */
+function fill(state: DecodeState, partial: Partial, framing: Framing, chunk: Buffer): number {
+  const header = HEADER[framing];
+  let used = 0;
+  if (partial.filled < header) {
+    used = chunk.copy(partial.bytes, partial.filled, 0, Math.min(chunk.length, header - partial.filled));
+    partial.filled += used;
+    if (partial.filled < header) return -1;
+    const size = sizeAt(framing, partial.bytes, 0);
+    if (size > partial.bytes.length) {
+      const grown = Buffer.allocUnsafe(size);
+      partial.bytes.copy(grown, 0, 0, header);
+      partial.bytes = grown;
+    }
+  }
+  const bytes = partial.bytes;
+  const taken = chunk.copy(bytes, partial.filled, used, used + bytes.length - partial.filled);
+  partial.filled += taken;
+  used += taken;
+  if (partial.filled < bytes.length) return -1;
+  state.partial = null;
+  return deliver(state, framing, bytes, 0, bytes.length) ? used : -1;
+}
+
+/** decode() for callers that want each frame as (type, payload). */
+export class Decoder implements DecodeState {
+  partial: Partial | null = null;
   private stopped = false;
-  private readonly header: number;
 
   constructor(
     readonly framing: Framing,
     private readonly onFrame: (type: number, payload: Buffer) => void,
-  ) {
-    this.header = HEADER[framing];
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (!this.stopped) decode(this, this.framing, chunk);
   }
 
   /** Drops a partial frame and delivers nothing more. */
   stop(): void {
     this.stopped = true;
-    this.pending = null;
+    this.partial = null;
   }
 
-  /** Bytes of an incomplete frame held, for tests and diagnostics. */
+  /** Bytes of an incomplete frame held. */
   get buffered(): number {
-    return this.filled;
+    return this.partial?.filled ?? 0;
   }
 
-  push(chunk: Buffer): void {
-    let offset = 0;
-    if (this.pending) {
-      offset = this.fill(chunk);
-      if (this.pending) return;
-    }
-    while (!this.stopped && chunk.length - offset >= this.header) {
-      const size = this.sizeAt(chunk, offset);
-      if (chunk.length - offset < size) break;
-      this.deliver(chunk.subarray(offset, offset + size));
-      offset += size;
-    }
-    if (this.stopped || offset === chunk.length) return;
-    const rest = chunk.length - offset;
-    this.pending = Buffer.allocUnsafe(rest >= this.header ? this.sizeAt(chunk, offset) : this.header);
-    this.filled = chunk.copy(this.pending, 0, offset);
-  }
-
-  private sizeAt(bytes: Buffer, offset: number): number {
-    return this.framing === 'classic' ? CLASSIC_FRAME : COMPACT_HEADER + bytes.readUInt16BE(offset + 1);
-  }
-
-  /** Completes the pending frame from the chunk; returns the bytes taken. */
-  private fill(chunk: Buffer): number {
-    let used = 0;
-    if (this.filled < this.header) {
-      used = chunk.copy(this.pending!, this.filled, 0, Math.min(chunk.length, this.header - this.filled));
-      this.filled += used;
-      if (this.filled < this.header) return used;
-      const size = this.sizeAt(this.pending!, 0);
-      if (size > this.pending!.length) {
-        const grown = Buffer.allocUnsafe(size);
-        this.pending!.copy(grown, 0, 0, this.header);
-        this.pending = grown;
-      }
-    }
-    const pending = this.pending!;
-    const taken = chunk.copy(pending, this.filled, used, used + pending.length - this.filled);
-    this.filled += taken;
-    used += taken;
-    if (this.filled === pending.length) {
-      this.pending = null;
-      this.filled = 0;
-      this.deliver(pending);
-    }
-    return used;
-  }
-
-  private deliver(frame: Buffer): void {
-    const classic = this.framing === 'classic';
-    const type = classic ? frame.readUInt32BE(0) : frame[0];
-    this.onFrame(type, frame.subarray(this.header));
+  frame(type: number, bytes: Buffer, start: number, end: number): boolean {
+    this.onFrame(type, bytes.subarray(start, end));
+    return !this.stopped;
   }
 }

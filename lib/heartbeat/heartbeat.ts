@@ -6,16 +6,19 @@ import {
   checkFraming,
   checkMessageType,
   classify,
-  Decoder,
-  echoedSeq,
+  decode,
   encode,
   encodePing,
   encodePong,
   MESSAGE_TYPES,
+  PING_PAYLOAD,
   toPayload,
+  type DecodeState,
   type Framing,
+  type Partial,
 } from './framing';
-import { Monitor, type MonitorTiming } from './monitor';
+import { cachedSettings, checkTiming, Monitor, sameTiming, type MonitorTiming, type Timing } from './monitor';
+import { clock } from './scheduler';
 
 export interface HeartbeatOptions extends MonitorTiming {
   /** wire framing both ends speak (default 'classic', the 1028-byte frames) */
@@ -26,9 +29,16 @@ export interface HeartbeatOptions extends MonitorTiming {
   messageTypes?: Iterable<number>;
 }
 
-function checkOptions(options: unknown): { framing: Framing; ignoreUnknown: boolean; messageTypes: ReadonlySet<number> | null } {
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
-  const o = options as HeartbeatOptions;
+interface Settings extends Timing {
+  framing: Framing;
+  ignoreUnknown: boolean;
+  messageTypes: ReadonlySet<number> | null;
+  /** the iterable given, to tell whether a reused options object changed */
+  messageTypesGiven: Iterable<number> | undefined;
+}
+
+function checkOptions(o: HeartbeatOptions): Settings {
+  const timing = checkTiming(o);
   const framing = checkFraming(o.framing, 'options.framing');
   if (o.unknownTypes !== undefined && o.unknownTypes !== 'error' && o.unknownTypes !== 'ignore') {
     throw invalidValue('options.unknownTypes', `must be 'error' or 'ignore'. Received ${String(o.unknownTypes)}`);
@@ -40,7 +50,25 @@ function checkOptions(options: unknown): { framing: Framing; ignoreUnknown: bool
     }
     messageTypes = new Set([...o.messageTypes].map((t) => checkMessageType(framing, t, 'options.messageTypes[]')));
   }
-  return { framing, ignoreUnknown: o.unknownTypes === 'ignore', messageTypes };
+  return { ...timing, framing, ignoreUnknown: o.unknownTypes === 'ignore', messageTypes, messageTypesGiven: o.messageTypes };
+}
+
+const settingsCache = new WeakMap<object, Settings>();
+function settingsFor(options: unknown): Settings {
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
+  const o = options as HeartbeatOptions;
+  return cachedSettings(
+    settingsCache,
+    o,
+    () => checkOptions(o),
+    (s) =>
+      sameTiming(s, o) &&
+      s.framing === (o.framing ?? 'classic') &&
+      s.ignoreUnknown === (o.unknownTypes === 'ignore') &&
+      s.messageTypesGiven === o.messageTypes &&
+      // A Set given once and changed in place since.
+      (!(o.messageTypes instanceof Set) || o.messageTypes.size === s.messageTypes?.size),
+  );
 }
 
 function checkStream(socket: unknown): Duplex {
@@ -49,7 +77,21 @@ function checkStream(socket: unknown): Duplex {
     throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);
   }
   if (s.destroyed) throw invalidValue('socket', 'is already destroyed');
+  if ((s as Watched)[kHeartbeat]) throw invalidValue('socket', 'already has a heartbeat: stop() it first');
   return s;
+}
+
+// The socket points to its heartbeat, so one listener function serves every
+// socket: no closures per connection.
+const kHeartbeat = Symbol('tcp-keepalive heartbeat');
+type Watched = Duplex & { [kHeartbeat]?: Heartbeat };
+
+function onSocketData(this: Watched, chunk: Buffer): void {
+  this[kHeartbeat]?.receive(chunk);
+}
+
+function onSocketClose(this: Watched): void {
+  this[kHeartbeat]?.stop();
 }
 
 /**
@@ -58,44 +100,54 @@ function checkStream(socket: unknown): Duplex {
  * unknown type. Without an 'error' listener, such an error destroys the
  * socket with it, as a stream error would.
  */
-export class Heartbeat extends Monitor {
-  readonly framing: Framing;
-  private readonly decoder: Decoder;
-  private readonly ignoreUnknown: boolean;
-  private readonly messageTypes: ReadonlySet<number> | null;
-  private readonly onData: (chunk: Buffer) => void;
-  private readonly onClose: () => void;
+// The rare incomplete frame lives here rather than in a field of every heartbeat.
+const partials = new Map<Heartbeat, Partial>();
+
+export class Heartbeat extends Monitor implements DecodeState {
+  /** @internal the one incomplete frame held */
+  get partial(): Partial | null {
+    return partials.size === 0 ? null : (partials.get(this) ?? null);
+  }
+  set partial(partial: Partial | null) {
+    if (partial) partials.set(this, partial);
+    else partials.delete(this);
+  }
 
   constructor(
     readonly socket: Duplex,
     options: HeartbeatOptions = {},
   ) {
-    const checked = checkOptions(options);
+    const settings = settingsFor(options);
     checkStream(socket);
-    super(options, true);
-    this.framing = checked.framing;
-    this.ignoreUnknown = checked.ignoreUnknown;
-    this.messageTypes = checked.messageTypes;
-    this.decoder = new Decoder(this.framing, (type, payload) => this.onFrame(type, payload));
-    this.onData = (chunk) => {
-      this.alive();
-      this.decoder.push(chunk);
-    };
-    this.onClose = () => this.stop();
-    socket.on('data', this.onData);
-    socket.on('close', this.onClose);
+    super(settings);
+    (socket as Watched)[kHeartbeat] = this;
+    socket.on('data', onSocketData);
+    socket.on('close', onSocketClose);
+  }
+
+  get framing(): Framing {
+    return (this.timing as Settings).framing;
   }
 
   /** Sends an application message to the peer; its heartbeat emits 'message'. */
   send(type: number, payload?: Buffer | Uint8Array | string): boolean {
-    const checkedType = checkMessageType(this.framing, type);
-    return this.socket.write(encode(this.framing, checkedType, toPayload(this.framing, payload)));
+    const framing = this.framing;
+    return this.socket.write(encode(framing, checkMessageType(framing, type), toPayload(framing, payload)));
+  }
+
+  /** @internal bytes from the socket */
+  receive(chunk: Buffer): void {
+    // Decoded first: a PONG must still see its PINGs outstanding, for the rtt.
+    decode(this, this.framing, chunk);
+    if (!this.timing.onlyPong && this.active) this.seen = clock();
   }
 
   protected override detach(): void {
-    this.decoder.stop();
-    this.socket.off('data', this.onData);
-    this.socket.off('close', this.onClose);
+    this.partial = null;
+    // Set rather than deleted: deleting would slow every later property access on the socket.
+    (this.socket as Watched)[kHeartbeat] = undefined;
+    this.socket.off('data', onSocketData);
+    this.socket.off('close', onSocketClose);
   }
 
   protected override sendPing(): void {
@@ -106,26 +158,40 @@ export class Heartbeat extends Monitor {
     this.socket.destroy(error);
   }
 
-  private onFrame(type: number, payload: Buffer): void {
-    switch (classify(this.framing, type, this.messageTypes)) {
+  /** @internal one decoded frame; false once stopped */
+  frame(type: number, bytes: Buffer, start: number, end: number): boolean {
+    const settings = this.timing as Settings;
+    switch (classify(settings.framing, type, settings.messageTypes)) {
       case 'ping':
-        if (this.socket.writable) this.socket.write(encodePong(this.framing, payload));
-        return;
+        if (this.socket.writable) this.socket.write(encodePong(settings.framing, bytes.subarray(start, end)));
+        break;
       case 'pong':
-        this.pong(echoedSeq(payload));
-        return;
+        this.pong(this.echoedRtt(bytes, start, end));
+        break;
       case 'message':
-        this.emit('message', type, payload);
-        return;
+        if (this.listenerCount('message') > 0) this.emit('message', type, bytes.subarray(start, end));
+        break;
       case 'unknown':
-        if (this.ignoreUnknown) return;
-        this.fail(unknownTypeError(type, this.framing, this.known()));
+        if (!settings.ignoreUnknown) this.fail(unknownTypeError(type, settings.framing, this.known()));
     }
+    return this.active;
+  }
+
+  /** The rtt from the send time the PONG echoes, if it echoes one of ours. */
+  private echoedRtt(bytes: Buffer, start: number, end: number): number | undefined {
+    if (end - start < PING_PAYLOAD) return undefined;
+    const seq = bytes.readUInt32BE(start);
+    const sentAt = bytes.readDoubleBE(start + 4);
+    const now = performance.now();
+    // A peer that does not echo (the classic C server) sends other bytes here.
+    if (seq === 0 || seq > this.seq || !(sentAt > 0 && sentAt <= now)) return undefined;
+    return now - sentAt;
   }
 
   private known(): string {
-    if (this.messageTypes) return `PING 1, PONG 2, messages ${[...this.messageTypes].join(', ') || 'none'}`;
-    const { min, max } = MESSAGE_TYPES[this.framing];
+    const settings = this.timing as Settings;
+    if (settings.messageTypes) return `PING 1, PONG 2, messages ${[...settings.messageTypes].join(', ') || 'none'}`;
+    const { min, max } = MESSAGE_TYPES[settings.framing];
     return `PING 1, PONG 2, messages ${min}..${max}`;
   }
 

@@ -1,4 +1,4 @@
-export { monitor, Monitor, DEFAULT_TIMING } from './monitor';
+export { monitor, Monitor, ProtocolMonitor, DEFAULT_TIMING } from './monitor';
 export type { MonitorOptions, MonitorTiming, PongInfo } from './monitor';
 export { heartbeat, Heartbeat } from './heartbeat';
 export type { HeartbeatOptions } from './heartbeat';
@@ -8,6 +8,6 @@ export { wsHeartbeat, http2Heartbeat } from './adapters';
 export type { WebSocketLike } from './adapters';
 export { keepAlive } from './keep-alive';
 export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './keep-alive';
-export { encode, encodePing, encodePong, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
+export { encode, encodePing, encodePong, decode, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
 export type { Framing } from './framing';
 export type { HeartbeatTimeoutError, UnknownTypeError } from './errors';

@@ -9,7 +9,7 @@ import { resolveSocket } from '../socket';
 import { noProtocolError } from './errors';
 import type { Framing } from './framing';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
-import { AttachedMonitor, checkTiming, type Monitor } from './monitor';
+import { checkTiming, ProtocolMonitor, type Monitor } from './monitor';
 
 export type Fallback = 'auto' | 'always' | 'never';
 export type Layer = 'kernel' | 'heartbeat';
@@ -75,18 +75,15 @@ function startHeartbeat(socket: Duplex, timing: { idle: number; interval: number
   if (ping === undefined) return new Heartbeat(socket, { ...rest, ...timing });
   if (typeof ping !== 'function') throw invalidType('options.heartbeat.ping', 'a function', ping);
   if (rest.framing !== undefined) throw invalidValue('options.heartbeat', 'takes framing or ping, not both: ping() means the protocol is the user\'s own');
-  const monitor = new AttachedMonitor(
-    {
-      ...rest,
-      ...timing,
-      ping,
-      destroy: (error) => socket.destroy(error),
-      // Watching bytes read leaves the stream's reading to its owner.
-      progress: socket instanceof net.Socket ? () => socket.bytesRead : undefined,
-    },
-    socket,
-  );
-  monitor.listen('close', () => monitor.stop());
+  const monitor = new ProtocolMonitor({
+    ...rest,
+    ...timing,
+    ping,
+    destroy: (error) => socket.destroy(error),
+    // Watching bytes read leaves the stream's reading to its owner.
+    progress: socket instanceof net.Socket ? () => socket.bytesRead : undefined,
+  });
+  monitor.listen(socket, 'close', () => monitor.stop());
   return monitor;
 }
 

@@ -16,8 +16,32 @@ export interface Scheduled {
 /** ms; a PING may go out up to this much after its time. */
 export const RESOLUTION = 10;
 
-/** Whole ms on a monotonic clock, shared by every monitor. */
-export const clock = (): number => Math.floor(performance.now());
+/** Whole ms on a monotonic clock. */
+export const preciseClock = (): number => Math.floor(performance.now());
+
+// Signs of life read the clock once per turn of the event loop, as libuv's
+// own loop time does: the packets of one poll share a timestamp. A 1 ms
+// timer forgets it before the loop can block again (poll waits no longer
+// than the nearest timer), so it is early by at most the turn's length plus
+// 1 ms, and early only: a PING or a death can come early by that, never late.
+let cachedNow = -1;
+let forgetter: NodeJS.Timeout | null = null;
+const forget = (): void => {
+  cachedNow = -1;
+};
+
+/** Whole ms, read once per event loop turn: for signs of life. */
+export function clock(): number {
+  if (cachedNow < 0) {
+    cachedNow = preciseClock();
+    if (forgetter) forgetter.refresh();
+    else {
+      forgetter = setTimeout(forget, 1);
+      forgetter.unref();
+    }
+  }
+  return cachedNow;
+}
 
 export class Scheduler {
   private readonly buckets = new Map<number, Scheduled[]>();
@@ -43,9 +67,11 @@ export class Scheduler {
     this.live++;
   }
 
-  /** Counts a monitor out; its bucket entry goes stale and is dropped on the visit. */
-  leave(entry: Scheduled): void {
-    entry.bucket = -1;
+  /**
+   * Counts a monitor out. The caller marks it so that its bucket entry reads
+   * as stale (bucket no longer matching); the entry is dropped on the visit.
+   */
+  leave(): void {
     if (--this.live > 0) return;
     this.live = 0;
     if (this.timer) clearTimeout(this.timer);
@@ -72,7 +98,7 @@ export class Scheduler {
   private arm(bucket: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerBucket = bucket;
-    this.timer = setTimeout(this.run, Math.max(0, bucket * RESOLUTION - clock()));
+    this.timer = setTimeout(this.run, Math.max(0, bucket * RESOLUTION - preciseClock()));
     // The connections keep the process alive, not their watchdog.
     this.timer.unref();
   }
@@ -80,7 +106,7 @@ export class Scheduler {
   private readonly run = (): void => {
     this.timer = null;
     this.timerBucket = Infinity;
-    const now = clock();
+    const now = preciseClock();
     const failures: unknown[] = [];
     while (this.heap.length > 0 && this.heap[0] * RESOLUTION <= now) {
       const bucket = this.pop();
