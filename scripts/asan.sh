@@ -11,6 +11,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${ASAN_BUILD_DIR:-$(mktemp -d /tmp/tcp-keepalive-asan.XXXXXX)}"
 cleanup() { [ -n "${ASAN_BUILD_DIR:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
+# mktemp makes it 0700; tests that drop to user nobody must load the addon too.
+chmod 755 "$work"
 
 cp -r "$root/binding.gyp" "$root/src" "$root/package.json" "$work/"
 ln -sfn "$root/node_modules" "$work/node_modules"
