@@ -81,10 +81,17 @@ export function encode(framing: Framing, type: number, payload: Uint8Array = new
 export const PING_PAYLOAD = 12;
 
 export function encodePing(framing: Framing, seq: number, sentAt = performance.now()): Buffer {
-  const payload = Buffer.allocUnsafe(PING_PAYLOAD);
-  payload.writeUInt32BE(seq >>> 0, 0);
-  payload.writeDoubleBE(sentAt, 4);
-  return encode(framing, PING, payload);
+  // Written in place: one allocation per PING.
+  const header = HEADER[framing];
+  const frame = framing === 'classic' ? Buffer.alloc(CLASSIC_FRAME) : Buffer.allocUnsafe(COMPACT_HEADER + PING_PAYLOAD);
+  if (framing === 'classic') frame.writeUInt32BE(PING, 0);
+  else {
+    frame[0] = PING;
+    frame.writeUInt16BE(PING_PAYLOAD, 1);
+  }
+  frame.writeUInt32BE(seq >>> 0, header);
+  frame.writeDoubleBE(sentAt, header + 4);
+  return frame;
 }
 
 /** The PONG for a PING: its payload echoed (the first 12 bytes in the compact framing). */

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { invalidType, outOfRange } from '../errors';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
-import { clock, scheduler, type Scheduled } from './scheduler';
+import { clock, resolutionFor, scheduler, type Scheduled } from './scheduler';
 
 export interface MonitorTiming {
   /** ms with nothing received before the first PING (default 15000) */
@@ -51,6 +51,8 @@ export interface Timing {
   count: number;
   onlyPong: boolean;
   destroyOnDead: boolean;
+  /** ms a visit may come late, see resolutionFor() */
+  resolution: number;
 }
 
 interface Hooks {
@@ -64,8 +66,8 @@ const MAX_MS = 2 ** 31 - 1;
 const TIMING_FIELDS = ['idle', 'interval', 'count'] as const;
 /** Dead after 30 s of silence: 15 s idle, then 3 PINGs 5 s apart. */
 export const DEFAULT_TIMING = { idle: 15_000, interval: 5_000, count: 3 } as const;
-/** `bucket` of a stopped monitor: matches no scheduler bucket. */
-const STOPPED = -2;
+/** `sent` of a stopped monitor */
+const STOPPED = -1;
 
 export function checkTiming(options: unknown, name = 'options'): Timing {
   if (options === null || typeof options !== 'object') throw invalidType(name, 'an object with idle, interval and count', options);
@@ -81,7 +83,14 @@ export function checkTiming(options: unknown, name = 'options'): Timing {
   for (const flag of ['onlyPong', 'destroyOnDead'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw invalidType(`${name}.${flag}`, 'a boolean', o[flag]);
   }
-  return { idle: out.idle, interval: out.interval, count: out.count, onlyPong: o.onlyPong === true, destroyOnDead: o.destroyOnDead !== false };
+  return {
+    idle: out.idle,
+    interval: out.interval,
+    count: out.count,
+    onlyPong: o.onlyPong === true,
+    destroyOnDead: o.destroyOnDead !== false,
+    resolution: resolutionFor(out.idle, out.interval),
+  };
 }
 
 /**
@@ -135,19 +144,17 @@ export abstract class Monitor implements Scheduled {
    * connections each field is 800 KB.
    */
   seen: number;
-  /** @internal scheduler bucket; STOPPED once stopped */
-  bucket = -1;
   /** PINGs sent in all; the latest PING's sequence number */
   seq = 0;
-  /** PINGs sent since the last sign of life */
-  probes = 0;
+  /** @internal PINGs sent since the last sign of life; STOPPED once stopped */
+  sent = 0;
 
   /** @internal */
   constructor(timing: Timing) {
     this.timing = timing;
     this.seen = clock();
     scheduler.enter();
-    scheduler.schedule(this, this.seen + timing.idle);
+    scheduler.schedule(this, this.seen + timing.idle, timing.resolution);
   }
 
   get idle(): number {
@@ -160,7 +167,11 @@ export abstract class Monitor implements Scheduled {
     return this.timing.count;
   }
   get active(): boolean {
-    return this.bucket !== STOPPED;
+    return this.sent !== STOPPED;
+  }
+  /** PINGs sent since the last sign of life */
+  get probes(): number {
+    return Math.max(0, this.sent);
   }
   /** when (ms, on performance.now()'s clock, whole ms) something counting as life was last received */
   get lastSeen(): number {
@@ -178,12 +189,12 @@ export abstract class Monitor implements Scheduled {
    * latest PING was due, or is null if no PING is outstanding.
    */
   pong(rtt?: number): void {
-    if (this.bucket === STOPPED) return;
+    if (this.sent === STOPPED) return;
     const now = clock();
     const { idle, interval } = this.timing;
-    const latestDue = this.seen < 0 && this.probes > 0 ? -this.seen - 1 + idle + (this.probes - 1) * interval : -1;
+    const latestDue = this.seen < 0 && this.sent > 0 ? -this.seen - 1 + idle + (this.sent - 1) * interval : -1;
     this.seen = now;
-    this.probes = 0;
+    this.sent = 0;
     if (this.seq > 0 && this.listenerCount('pong') > 0) {
       this.emit('pong', { rtt: rtt ?? (latestDue >= 0 ? Math.max(0, now - latestDue) : null) } satisfies PongInfo);
     }
@@ -191,8 +202,8 @@ export abstract class Monitor implements Scheduled {
 
   /** Stops watching: no timer, no listener of its own is left. Idempotent. */
   stop(): void {
-    if (this.bucket === STOPPED) return;
-    this.bucket = STOPPED;
+    if (this.sent === STOPPED) return;
+    this.sent = STOPPED;
     scheduler.leave();
     this.detach();
   }
@@ -210,33 +221,33 @@ export abstract class Monitor implements Scheduled {
 
   /** @internal called by the scheduler when this monitor's time may have come */
   visit(now: number): void {
-    if (this.bucket === STOPPED) return;
+    if (this.sent === STOPPED) return;
     if (this.progressed()) this.seen = now;
-    const { idle, interval, count } = this.timing;
+    const { idle, interval, count, resolution } = this.timing;
     let silenceBegan: number;
     if (this.seen >= 0) {
       // Heard from (since the PINGs began, if any): back to idle.
-      this.probes = 0;
+      this.sent = 0;
       const due = this.seen + idle;
-      if (now < due) return scheduler.schedule(this, due);
+      if (now < due) return scheduler.schedule(this, due, resolution);
       silenceBegan = this.seen;
       this.seen = -silenceBegan - 1;
     } else {
       silenceBegan = -this.seen - 1;
       // PING k is due at silenceBegan + idle + (k - 1) x interval, death after the last one's interval.
-      const due = silenceBegan + idle + this.probes * interval;
-      if (now < due) return scheduler.schedule(this, due);
-      if (this.probes >= count) return this.die(now - silenceBegan);
+      const due = silenceBegan + idle + this.sent * interval;
+      if (now < due) return scheduler.schedule(this, due, resolution);
+      if (this.sent >= count) return this.die(now - silenceBegan);
     }
-    this.probes++;
+    this.sent++;
     this.seq++;
-    scheduler.schedule(this, silenceBegan + idle + this.probes * interval);
+    scheduler.schedule(this, silenceBegan + idle + this.sent * interval, resolution);
     this.sendPing();
     this.emit('ping', this.seq);
   }
 
   private die(silentFor: number): void {
-    const error = timeoutError(this.probes, silentFor);
+    const error = timeoutError(this.sent, silentFor);
     this.stop();
     this.emit('dead', error);
     if (this.timing.destroyOnDead) this.destroyConnection(error);

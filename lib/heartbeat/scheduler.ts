@@ -1,31 +1,33 @@
 // One timer for every monitor in the process. A monitor is filed under the
-// time it must next be looked at, rounded up to RESOLUTION ms; signs of life
+// time it must next be looked at, rounded up to its resolution; signs of life
 // only move a timestamp, and the monitor works out at that visit whether the
 // deadline really passed (it can only have moved later). So a packet costs a
 // field write, not a timer refresh, and 100 000 idle connections cost one
 // wake-up per RESOLUTION at most, not 100 000 timers.
 
-/** What the scheduler needs from a monitor. */
+/**
+ * What the scheduler needs from a monitor. A monitor is filed at most once
+ * at a time: when created, then again only from its own visit, so the
+ * entry needs no bookkeeping field of its own.
+ */
 export interface Scheduled {
-  /** bucket the monitor is filed under; -1 when none */
-  bucket: number;
-  /** look at the monitor now; it files itself again if it goes on */
+  /** look at the monitor now; it files itself again if it goes on, and does nothing once stopped */
   visit(now: number): void;
 }
 
-/** ms; a PING may go out up to this much after its time. */
+/** ms; the finest resolution: a PING may go out up to this much after its time. */
 export const RESOLUTION = 10;
 
 /** Whole ms on a monotonic clock. */
 export const preciseClock = (): number => Math.floor(performance.now());
 
 // Signs of life read the clock once per turn of the event loop, as libuv's
-// own loop time does: the packets of one poll share a timestamp. A 1 ms
-// timer forgets it before the loop can block again (poll waits no longer
-// than the nearest timer), so it is early by at most the turn's length plus
-// 1 ms, and early only: a PING or a death can come early by that, never late.
+// own loop time does: the packets of one poll share a timestamp. An
+// immediate forgets it at the end of the turn; while one is pending the
+// loop polls without blocking, so the time is early by at most about one
+// turn's work, and early only: a PING or a death can come early by that,
+// never late. No timer is involved, so no extra wake-up.
 let cachedNow = -1;
-let forgetter: NodeJS.Timeout | null = null;
 const forget = (): void => {
   cachedNow = -1;
 };
@@ -34,18 +36,24 @@ const forget = (): void => {
 export function clock(): number {
   if (cachedNow < 0) {
     cachedNow = preciseClock();
-    if (forgetter) forgetter.refresh();
-    else {
-      forgetter = setTimeout(forget, 1);
-      forgetter.unref();
-    }
+    setImmediate(forget);
   }
   return cachedNow;
 }
 
+/**
+ * How late a monitor may be looked at: 1/20 of its shorter period, at
+ * least 10 ms and at most 1 s. Monitors due within that much of each other
+ * share a wake-up, so a server with 100 000 connections wakes up a few
+ * dozen times a second at most, not once per connection.
+ */
+export function resolutionFor(idle: number, interval: number): number {
+  return Math.min(1000, Math.max(RESOLUTION, Math.floor(Math.min(idle, interval) / 20)));
+}
+
 export class Scheduler {
   private readonly buckets = new Map<number, Scheduled[]>();
-  /** min-heap of the bucket numbers in `buckets` */
+  /** min-heap of the bucket times in `buckets` */
   private readonly heap: number[] = [];
   private timer: NodeJS.Timeout | null = null;
   private timerBucket = Infinity;
@@ -67,10 +75,7 @@ export class Scheduler {
     this.live++;
   }
 
-  /**
-   * Counts a monitor out. The caller marks it so that its bucket entry reads
-   * as stale (bucket no longer matching); the entry is dropped on the visit.
-   */
+  /** Counts a monitor out; its entry is dropped at its visit, which does nothing. */
   leave(): void {
     if (--this.live > 0) return;
     this.live = 0;
@@ -81,10 +86,9 @@ export class Scheduler {
     this.heap.length = 0;
   }
 
-  schedule(entry: Scheduled, due: number): void {
-    const bucket = Math.ceil(due / RESOLUTION);
-    if (entry.bucket === bucket) return;
-    entry.bucket = bucket;
+  /** Files the monitor to be visited at `due`, or up to `resolution` ms later. */
+  schedule(entry: Scheduled, due: number, resolution: number): void {
+    const bucket = Math.ceil(due / resolution) * resolution;
     const list = this.buckets.get(bucket);
     if (list) {
       list.push(entry);
@@ -98,7 +102,7 @@ export class Scheduler {
   private arm(bucket: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerBucket = bucket;
-    this.timer = setTimeout(this.run, Math.max(0, bucket * RESOLUTION - preciseClock()));
+    this.timer = setTimeout(this.run, Math.max(0, bucket - preciseClock()));
     // The connections keep the process alive, not their watchdog.
     this.timer.unref();
   }
@@ -108,14 +112,11 @@ export class Scheduler {
     this.timerBucket = Infinity;
     const now = preciseClock();
     const failures: unknown[] = [];
-    while (this.heap.length > 0 && this.heap[0] * RESOLUTION <= now) {
+    while (this.heap.length > 0 && this.heap[0] <= now) {
       const bucket = this.pop();
       const list = this.buckets.get(bucket)!;
       this.buckets.delete(bucket);
       for (const entry of list) {
-        // Filed again elsewhere, or stopped: a stale entry.
-        if (entry.bucket !== bucket) continue;
-        entry.bucket = -1;
         try {
           entry.visit(now);
         } catch (error) {
