@@ -146,7 +146,7 @@ async function monitorProcess(pattern, n) {
   const slices = TRAFFIC_EVERY / TICK;
   let slice = 0;
   let injected = 0;
-  const traffic = setInterval(() => {
+  const inject = () => {
     for (let i = slice; i < sockets.length; i += slices) {
       if (i % 10 === 0) continue;
       const socket = sockets[i];
@@ -154,7 +154,8 @@ async function monitorProcess(pattern, n) {
       injected++;
     }
     slice = (slice + 1) % slices;
-  }, TICK);
+  };
+  let traffic = setInterval(inject, TICK);
 
   const window = async () => {
     const pings0 = await peerPings();
@@ -182,11 +183,14 @@ async function monitorProcess(pattern, n) {
   // Let every socket settle first (a new 'data' listener resumes its socket
   // on the next tick): only what monitoring keeps is measured.
   const attach = patterns[pattern](sockets, ping);
+  // No traffic while the heap is measured, so the difference is what monitoring keeps.
+  clearInterval(traffic);
   await sleep(200);
   const before = heap();
   for (const socket of sockets) attach(socket);
   await sleep(200);
   const after = heap();
+  traffic = setInterval(inject, TICK);
   report({ heapBytes: after - before });
   await next();
   await sleep(IDLE / 2);
