@@ -11,9 +11,14 @@
  * entry needs no bookkeeping field of its own.
  */
 export interface Scheduled {
+  /** false once stopped */
+  readonly active: boolean;
   /** look at the monitor now; it files itself again if it goes on, and does nothing once stopped */
   visit(now: number): void;
 }
+
+/** Stopped monitors tolerated in the buckets before a sweep. */
+const SWEEP_AFTER = 1024;
 
 /** ms; the finest resolution: a PING may go out up to this much after its time. */
 export const RESOLUTION = 10;
@@ -59,6 +64,8 @@ export class Scheduler {
   private timerBucket = Infinity;
   /** monitors filed or being visited; at 0 the timer goes away */
   private live = 0;
+  /** stopped monitors still filed, holding on to their connections until swept */
+  private stale = 0;
 
   /** monitors running */
   get size(): number {
@@ -75,15 +82,33 @@ export class Scheduler {
     this.live++;
   }
 
-  /** Counts a monitor out; its entry is dropped at its visit, which does nothing. */
+  /**
+   * Counts a monitor out; its entry is dropped at its visit, which does
+   * nothing. When stopped monitors outnumber running ones (many short
+   * connections), they are swept out at once so closed sockets are not kept.
+   */
   leave(): void {
-    if (--this.live > 0) return;
+    if (--this.live > 0) {
+      if (++this.stale > SWEEP_AFTER && this.stale > this.live) this.sweep();
+      return;
+    }
     this.live = 0;
+    this.stale = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerBucket = Infinity;
     this.buckets.clear();
     this.heap.length = 0;
+  }
+
+  private sweep(): void {
+    for (const [bucket, list] of this.buckets) {
+      const kept = list.filter((entry) => entry.active);
+      if (kept.length > 0) this.buckets.set(bucket, kept);
+      // An empty bucket stays in the heap; its visit finds nothing.
+      else this.buckets.set(bucket, []);
+    }
+    this.stale = 0;
   }
 
   /** Files the monitor to be visited at `due`, or up to `resolution` ms later. */
@@ -117,6 +142,10 @@ export class Scheduler {
       const list = this.buckets.get(bucket)!;
       this.buckets.delete(bucket);
       for (const entry of list) {
+        if (!entry.active) {
+          this.stale--;
+          continue;
+        }
         try {
           entry.visit(now);
         } catch (error) {
