@@ -8,8 +8,8 @@ import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Decoder, heartbeat, monitor, respond, wsHeartbeat, type Framing } from '../lib';
-import { listen } from './support';
+import { Decoder, getKeepAlive, heartbeat, keepAlive, monitor, respond, wsHeartbeat, type Framing } from '../lib';
+import { connectedPair, listen } from './support';
 
 // The wire format as documented (lib/heartbeat/framing.ts, README):
 // classic = uint32 BE type + 1024-byte payload; compact = uint8 type +
@@ -441,6 +441,81 @@ describe('heartbeat API options: random values of every type', () => {
         expect(ws.eventNames()).toEqual([]);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('keepAlive(): both layers with random options', () => {
+  it('1 000 random option sets on a live connection: the layers reported are the ones in force, or a documented error', async () => {
+    const pair = await connectedPair();
+    cleanup.push(() => void pair.close());
+    const socket = pair.client;
+    const listenersBefore = socket.eventNames().map((e) => [e, socket.listenerCount(e)]);
+    const ms = fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 40_000_000 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 1, max: 60 }).map((s) => s * 1000) },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, 0, -5, 1.5, MAX_MS + 1, '1000', null) },
+    );
+    const heartbeatOption = fc.oneof(
+      fc.constantFrom<unknown>(undefined, {}, { framing: 'compact' }, { framing: 'classic' }, { ping: () => {} }, { framing: 'compact', ping: () => {} }, { ping: 5 }, null, 'x'),
+      fc.record({ framing: fc.constantFrom<unknown>('compact', 'nope', undefined), onlyPong: flag }, { requiredKeys: [] }),
+    );
+    const options = fc.record(
+      {
+        idle: ms,
+        interval: ms,
+        count: fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constantFrom<unknown>(0, undefined, 2.5)),
+        fallback: fc.constantFrom<unknown>(undefined, 'auto', 'always', 'never', 'sometimes', 1),
+        heartbeat: heartbeatOption,
+      },
+      { requiredKeys: ['idle', 'interval', 'count'] },
+    );
+    const DOCUMENTED: Record<string, ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor> = {
+      ERR_INVALID_ARG_TYPE: TypeError,
+      ERR_INVALID_ARG_VALUE: TypeError,
+      ERR_OUT_OF_RANGE: RangeError,
+      ERR_HEARTBEAT_NO_PROTOCOL: Error,
+      ERR_TCP_KEEPALIVE_UNSUPPORTED: Error,
+    };
+    fc.assert(
+      fc.property(options, (o) => {
+        let result: ReturnType<typeof keepAlive> | undefined;
+        try {
+          result = keepAlive(socket, o as never);
+        } catch (error) {
+          const e = error as Error & { code?: string };
+          expect(Object.keys(DOCUMENTED), `${e.constructor.name}: ${e.message}`).toContain(e.code);
+          expect(e).toBeInstanceOf(DOCUMENTED[e.code!]);
+          if (e instanceof TypeError || e instanceof RangeError) expect(e.message).toMatch(/"(options\.[a-zA-Z.]+|options|socket)"/);
+          // A refused call leaves nothing running on the socket.
+          expect(socket.eventNames().map((n) => [n, socket.listenerCount(n)])).toEqual(listenersBefore);
+          return;
+        }
+        const { layers, kernel, heartbeat: hb } = result;
+        // Stop first, so that a failed check below does not leave a heartbeat on the socket for the next case.
+        const wasActive = hb?.active;
+        hb?.stop();
+        // idle, interval and count are required: accepted only as integers in range, never filled in.
+        for (const field of ['idle', 'interval', 'count'] as const) {
+          expect(Number.isInteger(o[field]) && (o[field] as number) >= 1 && (o[field] as number) <= MAX_MS, `options.${field} ${String(o[field])} was accepted`).toBe(true);
+        }
+        expect(layers.length).toBeGreaterThan(0);
+        if (o.fallback === 'never') expect(layers).toEqual(['kernel']);
+        if (o.fallback === 'always') expect(layers).toContain('heartbeat');
+        if (layers.includes('kernel')) {
+          // What the kernel holds: the times rounded up to whole seconds.
+          const seconds = (v: unknown) => Math.ceil((v as number) / 1000) * 1000;
+          const expected = { enabled: true, idle: seconds(o.idle), interval: seconds(o.interval), count: o.count };
+          expect(kernel).toMatchObject(expected);
+          expect(getKeepAlive(socket)).toMatchObject(expected);
+        } else expect(kernel).toBeNull();
+        if (layers.includes('heartbeat')) {
+          expect(wasActive).toBe(true);
+          expect(hb!.active).toBe(false);
+        } else expect(hb).toBeNull();
+        expect(socket.eventNames().map((n) => [n, socket.listenerCount(n)])).toEqual(listenersBefore);
+      }),
+      { numRuns: 1_000 },
     );
   });
 });
