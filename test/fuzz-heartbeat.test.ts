@@ -4,11 +4,12 @@
 // loopback TCP. Nothing a peer sends may crash the process, grow memory past
 // one frame, or pass without a clear error.
 import { EventEmitter, once } from 'node:events';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Decoder, getKeepAlive, heartbeat, keepAlive, monitor, respond, wsHeartbeat, type Framing } from '../lib';
+import { Decoder, getKeepAlive, heartbeat, http2Heartbeat, keepAlive, monitor, respond, wsHeartbeat, type Framing } from '../lib';
 import { connectedPair, listen } from './support';
 
 // The wire format as documented (lib/heartbeat/framing.ts, README):
@@ -516,6 +517,30 @@ describe('keepAlive(): both layers with random options', () => {
         expect(socket.eventNames().map((n) => [n, socket.listenerCount(n)])).toEqual(listenersBefore);
       }),
       { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('http2Heartbeat(): random options on a live HTTP/2 session', () => {
+  it('300 random option sets: valid ones attach and detach every listener, others name the field', async () => {
+    const server = http2.createServer();
+    cleanup.push(() => server.close());
+    const port = await listen(server);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    cleanup.push(() => session.destroy());
+    await once(session, 'connect');
+    const before = session.eventNames().map((e) => [e, session.listenerCount(e)]);
+    const timing = fc.record({ idle: timingValue, interval: timingValue, count: timingValue, onlyPong: flag, destroyOnDead: flag }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: timing }, { weight: 1, arbitrary: junk }), fc.boolean(), (options, junkSession) => {
+        const expectation: Expectation = { bad: [] };
+        if (junkSession) expectation.bad.push({ name: 'session', cls: TypeError });
+        if (options !== undefined && (options === null || typeof options !== 'object')) expectation.bad.push({ name: 'options', cls: TypeError });
+        else if (options !== undefined) judgeTiming(options as Record<string, unknown>, expectation);
+        expectOutcome(() => http2Heartbeat((junkSession ? {} : session) as never, options as never), expectation, 'http2Heartbeat');
+        expect(session.eventNames().map((e) => [e, session.listenerCount(e)])).toEqual(before);
+      }),
+      { numRuns: 300 },
     );
   });
 });
