@@ -6,9 +6,8 @@
       "sources": ["src/addon.cc"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["src/keepalive_linux.cc", "src/harness_linux.cc"]}],
-        ["OS=='mac'", {"sources": ["src/keepalive_darwin.cc", "src/harness_none.cc"]}],
-        ["OS=='freebsd'", {"sources": ["src/keepalive_freebsd.cc", "src/harness_none.cc"]}],
+        ["OS=='linux'", {"sources": ["src/keepalive_posix.cc", "src/system_linux.cc", "src/harness_linux.cc"]}],
+        ["OS=='mac' or OS=='freebsd'", {"sources": ["src/keepalive_posix.cc", "src/system_bsd.cc", "src/harness_none.cc"]}],
         ["OS=='win'", {"sources": ["src/keepalive_win.cc", "src/harness_none.cc"]}]
       ]
     }

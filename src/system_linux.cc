@@ -1,3 +1,4 @@
+// System defaults and TCP_INFO on Linux.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,37 +9,6 @@
 #include "sockopt_posix.h"
 
 namespace tcpka {
-
-int SetKeepAlive(int fd, const KeepAliveRequest& req, Failure* failed) {
-  // Set the timers before switching keepalive on: if one is refused, the
-  // socket is not left probing with values the caller did not ask for.
-  if (req.enable) {
-    if (req.idle_s != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, req.idle_s, "TCP_KEEPIDLE", failed));
-    if (req.interval_s != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, req.interval_s, "TCP_KEEPINTVL", failed));
-    if (req.count != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, req.count, "TCP_KEEPCNT", failed));
-  }
-  // TCP_USER_TIMEOUT is independent of SO_KEEPALIVE, so it is honoured when
-  // turning keepalive off too.
-  if (req.user_timeout_ms != kLeave)
-    TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
-                           static_cast<int>(req.user_timeout_ms), "TCP_USER_TIMEOUT", failed));
-  return SetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, req.enable ? 1 : 0, "SO_KEEPALIVE", failed);
-}
-
-int GetKeepAlive(int fd, KeepAliveState* out, Failure* failed) {
-  int enabled = 0, user_timeout = 0;
-  TCPKA_TRY(GetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, "SO_KEEPALIVE", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, &out->idle_s, "TCP_KEEPIDLE", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, &out->interval_s, "TCP_KEEPINTVL", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, &out->count, "TCP_KEEPCNT", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, "TCP_USER_TIMEOUT", failed));
-  out->enabled = enabled != 0;
-  out->user_timeout_ms = user_timeout;
-  return 0;
-}
 
 // The sysctls live per network namespace under /proc/sys; reading the files
 // of the calling thread's namespace is what `sysctl` itself does.
