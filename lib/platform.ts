@@ -25,6 +25,17 @@ export interface PlatformLimits {
 const INT32_MAX = 2 ** 31 - 1;
 const SECONDS_IN_INT32_MS = Math.floor(INT32_MAX / 1000);
 
+/** macOS and FreeBSD take the same ranges under their own option names. */
+function bsd(names: PlatformLimits['names']): PlatformLimits {
+  return {
+    idle: { min: 1, max: SECONDS_IN_INT32_MS },
+    interval: { min: 1, max: SECONDS_IN_INT32_MS },
+    count: { min: 1, max: INT32_MAX },
+    userTimeout: { min: 0, max: SECONDS_IN_INT32_MS * 1000 },
+    names,
+  };
+}
+
 const LIMITS: Record<string, PlatformLimits> = {
   linux: {
     idle: { min: 1, max: 32767 },
@@ -33,20 +44,8 @@ const LIMITS: Record<string, PlatformLimits> = {
     userTimeout: { min: 0, max: INT32_MAX },
     names: { idle: 'TCP_KEEPIDLE', userTimeout: 'TCP_USER_TIMEOUT' },
   },
-  darwin: {
-    idle: { min: 1, max: SECONDS_IN_INT32_MS },
-    interval: { min: 1, max: SECONDS_IN_INT32_MS },
-    count: { min: 1, max: INT32_MAX },
-    userTimeout: { min: 0, max: SECONDS_IN_INT32_MS * 1000 },
-    names: { idle: 'TCP_KEEPALIVE', userTimeout: 'TCP_RXT_CONNDROPTIME' },
-  },
-  freebsd: {
-    idle: { min: 1, max: SECONDS_IN_INT32_MS },
-    interval: { min: 1, max: SECONDS_IN_INT32_MS },
-    count: { min: 1, max: INT32_MAX },
-    userTimeout: { min: 0, max: SECONDS_IN_INT32_MS * 1000 },
-    names: { idle: 'TCP_KEEPIDLE', userTimeout: 'TCP_MAXUNACKTIME' },
-  },
+  darwin: bsd({ idle: 'TCP_KEEPALIVE', userTimeout: 'TCP_RXT_CONNDROPTIME' }),
+  freebsd: bsd({ idle: 'TCP_KEEPIDLE', userTimeout: 'TCP_MAXUNACKTIME' }),
   win32: {
     idle: { min: 1, max: SECONDS_IN_INT32_MS },
     interval: { min: 1, max: SECONDS_IN_INT32_MS },
