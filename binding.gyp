@@ -4,7 +4,7 @@
       "target_name": "tcp_keepalive",
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "sources": ["src/addon.cc"],
-      "defines": ["NAPI_VERSION=8"],
+      "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "conditions": [
         ["OS=='linux'", {"sources": ["src/keepalive_posix.cc", "src/system_linux.cc", "src/harness_linux.cc"]}],
         ["OS=='mac' or OS=='freebsd'", {"sources": ["src/keepalive_posix.cc", "src/system_bsd.cc", "src/harness_none.cc"]}],
