@@ -20,7 +20,9 @@
 // injected as a 'data' event on the socket (every pattern's packet path,
 // without the syscalls of 360 000 real packets a second); the other 10% are
 // silent and get real PINGs and PONGs over loopback.
-// Run: npm run bench:heartbeat (raises ulimit -n where it can).
+// Run: npm run bench:heartbeat (raises ulimit -n where it can). BENCH_SIZES,
+// BENCH_WINDOW_MS, BENCH_ROUNDS tune it; BENCH_PROF=<dir> writes CPU profiles
+// of the monitoring processes.
 const { execFileSync, fork } = require('node:child_process');
 const { once } = require('node:events');
 const net = require('node:net');
@@ -134,6 +136,12 @@ async function monitorProcess(pattern, n) {
   server.listen(0, '127.0.0.1', 4096);
   await once(server, 'listening');
   const child = fork(__filename, ['peer', String(server.address().port), String(n)], { stdio: 'inherit' });
+  child.on('exit', (code, signal) => {
+    if (code !== 0) {
+      console.error(`peer process exited with ${signal ?? `code ${code}`}`);
+      process.exit(1);
+    }
+  });
   const setupStart = Date.now();
   const [ready] = await once(child, 'message');
   while (sockets.length < ready.ready) await sleep(10);
@@ -221,9 +229,18 @@ function fdLimit() {
 /** Runs one pattern over n connections split across `shards` processes, phase by phase in step. */
 async function runPattern(pattern, n, shards) {
   const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
-  const children = sizes.map((size) => fork(__filename, ['monitor', pattern, String(size)], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: 'inherit' }));
+  const children = sizes.map((size) => fork(__filename, ['monitor', pattern, String(size)], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: 'inherit' }));
+  // A child that dies before answering fails the run instead of leaving it waiting.
+  const died = children.map(
+    (child) =>
+      new Promise((_, reject) =>
+        child.on('exit', (code, signal) => {
+          if (code !== 0) reject(new Error(`monitoring process for ${pattern} exited with ${signal ?? `code ${code}`}`));
+        }),
+      ),
+  );
   const step = async (command) => {
-    const replies = children.map((child) => once(child, 'message').then(([m]) => m));
+    const replies = children.map((child, i) => Promise.race([once(child, 'message').then(([m]) => m), died[i]]));
     if (command) children.forEach((child) => child.send(command));
     return Promise.all(replies);
   };
@@ -288,7 +305,11 @@ async function main() {
   }
 }
 
+const fail = (error) => {
+  console.error(error);
+  process.exit(1);
+};
 const [mode, ...args] = process.argv.slice(2);
-if (mode === 'peer') peer(Number(args[0]), Number(args[1]));
-else if (mode === 'monitor') monitorProcess(args[0], Number(args[1]));
-else main();
+if (mode === 'peer') peer(Number(args[0]), Number(args[1])).catch(fail);
+else if (mode === 'monitor') monitorProcess(args[0], Number(args[1])).catch(fail);
+else main().catch(fail);

@@ -55,13 +55,6 @@ export interface Timing {
   resolution: number;
 }
 
-interface Hooks {
-  ping: () => unknown;
-  destroy: ((error: HeartbeatTimeoutError) => void) | undefined;
-  progress: (() => number) | undefined;
-  lastProgress: number;
-}
-
 const MAX_MS = 2 ** 31 - 1;
 const TIMING_FIELDS = ['idle', 'interval', 'count'] as const;
 /** Dead after 30 s of silence: 15 s idle, then 3 PINGs 5 s apart. */
