@@ -357,3 +357,21 @@ describe('bad input', () => {
     hb.stop();
   });
 });
+
+describe('many short connections', () => {
+  it('stopped monitors do not pile up: the scheduler keeps running ones only, and its timer ends with the last', () => {
+    const before = scheduler.size;
+    const streams = Array.from({ length: 3000 }, () => new PassThrough());
+    const beats = streams.map((s) => heartbeat(s, { idle: 60_000 }));
+    expect(scheduler.size).toBe(before + 3000);
+    // Closing most of them triggers a sweep: closed streams are not held until their deadline.
+    const filedBefore = scheduler.filed;
+    beats.slice(0, 2500).forEach((hb) => hb.stop());
+    expect(scheduler.size).toBe(before + 500);
+    expect(scheduler.filed).toBeLessThan(filedBefore - 1000);
+    expect(beats.slice(2500).every((hb) => hb.active)).toBe(true);
+    beats.slice(2500).forEach((hb) => hb.stop());
+    expect(scheduler.size).toBe(before);
+    expect(scheduler.armed).toBe(before > 0);
+  });
+});

@@ -72,6 +72,13 @@ export class Scheduler {
     return this.live;
   }
 
+  /** entries in the buckets, stopped monitors not yet dropped included */
+  get filed(): number {
+    let total = 0;
+    for (const list of this.buckets.values()) total += list.length;
+    return total;
+  }
+
   /** whether the one timer is set; false whenever no monitor runs */
   get armed(): boolean {
     return this.timer !== null;
@@ -102,12 +109,8 @@ export class Scheduler {
   }
 
   private sweep(): void {
-    for (const [bucket, list] of this.buckets) {
-      const kept = list.filter((entry) => entry.active);
-      if (kept.length > 0) this.buckets.set(bucket, kept);
-      // An empty bucket stays in the heap; its visit finds nothing.
-      else this.buckets.set(bucket, []);
-    }
+    // A bucket left empty stays in the heap; its visit finds nothing.
+    for (const [bucket, list] of this.buckets) this.buckets.set(bucket, list.filter((entry) => entry.active));
     this.stale = 0;
   }
 
