@@ -6,7 +6,8 @@
 //   timer per connection a setTimeout per socket, refreshed on every packet
 // All three promise the same: a connection silent for 5 s is dead
 // (heartbeat and timers: 2 s idle, then 3 PINGs 1 s apart; ws pattern: a
-// 2.5 s sweep, dead at the second sweep without an answer).
+// 2.5 s sweep, dead at the second sweep without an answer). BENCH_IDLE
+// changes the idle time, and the sweep with it.
 //
 // Monitoring processes hold the server side of the connections, peer
 // processes the client side, answering PINGs (compact framing). Where
@@ -21,8 +22,8 @@
 // without the syscalls of 360 000 real packets a second); the other 10% are
 // silent and get real PINGs and PONGs over loopback.
 // Run: npm run bench:heartbeat (raises ulimit -n where it can). BENCH_SIZES,
-// BENCH_WINDOW_MS, BENCH_ROUNDS tune it; BENCH_PROF=<dir> writes CPU profiles
-// of the monitoring processes.
+// BENCH_WINDOW_MS, BENCH_ROUNDS, BENCH_IDLE (ms) and BENCH_SILENT_PERCENT
+// tune it; BENCH_PROF=<dir> writes CPU profiles of the monitoring processes.
 const { execFileSync, fork } = require('node:child_process');
 const { once } = require('node:events');
 const net = require('node:net');
@@ -34,7 +35,9 @@ const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS || 2000);
 /** CPU windows per phase; the median is kept, so one noisy window does not decide */
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const PATTERNS = ['heartbeat()', 'ws README pattern', 'timer per connection'];
-const IDLE = 2000;
+const IDLE = Number(process.env.BENCH_IDLE || 2000);
+/** share of connections that stay silent and get PINGs (the rest get traffic) */
+const SILENT_PERCENT = Number(process.env.BENCH_SILENT_PERCENT ?? 10);
 const INTERVAL = 1000;
 const COUNT = 3;
 const SWEEP = (IDLE + INTERVAL * COUNT) / 2;
@@ -109,16 +112,21 @@ const patterns = {
     };
   },
   'timer per connection': (sockets, ping) => (socket) => {
+    // idle, then PINGs every interval: a new timer when the period changes,
+    // a refresh on every packet otherwise.
     let probes = 0;
-    const timer = setTimeout(function check() {
+    let timer = setTimeout(check, IDLE);
+    function check() {
       if (probes >= COUNT) return socket.destroy(new Error('heartbeat timeout'));
       probes++;
       socket.write(ping());
-      timer.refresh();
-    }, IDLE);
+      timer = setTimeout(check, INTERVAL);
+    }
     socket.on('data', () => {
+      if (probes === 0) return timer.refresh();
       probes = 0;
-      timer.refresh();
+      clearTimeout(timer);
+      timer = setTimeout(check, IDLE);
     });
     socket.once('close', () => clearTimeout(timer));
   },
@@ -159,7 +167,7 @@ async function monitorProcess(pattern, n) {
   let injected = 0;
   const inject = () => {
     for (let i = slice; i < sockets.length; i += slices) {
-      if (i % 10 === 0) continue;
+      if (i % 100 < SILENT_PERCENT) continue;
       const socket = sockets[i];
       if (!socket.destroyed) socket.emit('data', packet);
       injected++;
@@ -271,7 +279,7 @@ async function main() {
   const perProcess = limit - FD_SPARE;
   console.log(
     `heartbeat at scale: Node ${process.version}, ulimit -n ${limit}, median of ${ROUNDS} CPU windows of ${WINDOW_MS / 1000} s; ` +
-      `dead after 5 s of silence; 90% of connections get a packet every ${TRAFFIC_EVERY} ms`,
+      `dead after ${(IDLE + INTERVAL * COUNT) / 1000} s of silence; ${100 - SILENT_PERCENT}% of connections get a packet every ${TRAFFIC_EVERY} ms`,
   );
   for (const n of SIZES) {
     const shards = Math.ceil(n / perProcess);
