@@ -7,8 +7,8 @@
 // The build runs in a scratch copy of the package so the developer's build/
 // (what the test suite loads) is never rebuilt or overwritten.
 //
-// Usage: npm run prebuilds [-- arch ...]   (not "prebuild": npm would run that
-// as the pre-hook of every "npm run build", hence of every "npm test")
+// Usage: npm run prebuild [-- arch ...]   (the TypeScript build is called
+// "compile", so no "build" script exists for npm to run this as a pre-hook of)
 //   default: the host's arch; on linux-x64 also arm64, cross-compiled with
 //   Debian's g++-aarch64-linux-gnu (apt-get install -y g++-aarch64-linux-gnu).
 const { spawnSync } = require('node:child_process');
@@ -47,7 +47,7 @@ function toolchainFor(arch) {
   if (!onPath(`${prefix}g++`)) {
     throw new Error(
       `${prefix}g++ is not on the PATH: on Debian/Ubuntu run ` +
-        `"apt-get install -y g++-aarch64-linux-gnu", or build only the host arch: npm run prebuilds -- ${process.arch}`,
+        `"apt-get install -y g++-aarch64-linux-gnu", or build only the host arch: npm run prebuild -- ${process.arch}`,
     );
   }
   return {

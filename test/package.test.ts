@@ -138,7 +138,7 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     mkdirSync(sourceOnly);
     ok(npm(['pack', '--pack-destination', sourceOnly], tree), 'npm pack');
     sourceOnlyTarball = join(sourceOnly, readdirSync(sourceOnly)[0]);
-    ok(npm(['run', 'prebuilds', '--', process.arch, ...(crossArm64 ? ['arm64'] : [])], tree), 'npm run prebuilds');
+    ok(npm(['run', 'prebuild', '--', process.arch, ...(crossArm64 ? ['arm64'] : [])], tree), 'npm run prebuild');
     const packed = ok(npm(['pack', '--json', '--pack-destination', work], tree), 'npm pack');
     const [info] = JSON.parse(packed.slice(packed.indexOf('[')));
     tarball = join(work, info.filename);
