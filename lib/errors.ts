@@ -13,7 +13,7 @@ function withCode<E extends Error>(error: E, code: ErrorCode): E & { code: Error
   return Object.assign(error, { code });
 }
 
-function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   if (value === null) return 'null';
@@ -22,11 +22,11 @@ function describe(value: unknown): string {
 }
 
 export function invalidType(name: string, expected: string, value: unknown): TypeError {
-  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describeValue(value)}`), 'ERR_INVALID_ARG_TYPE');
 }
 
 export function outOfRange(name: string, range: string, value: unknown): RangeError {
-  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`), 'ERR_OUT_OF_RANGE');
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describeValue(value)}`), 'ERR_OUT_OF_RANGE');
 }
 
 export function invalidValue(name: string, reason: string): TypeError {

@@ -26,6 +26,7 @@ export function wsHeartbeat(ws: WebSocketLike, options: MonitorTiming = {}): Mon
     throw invalidType('ws', 'a WebSocket from the ws package', ws);
   }
   if (ws.readyState >= WS_CLOSED - 1) throw invalidValue('ws', 'is closing or closed');
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
   const monitor = new ProtocolMonitor({
     ...options,
     // A CONNECTING socket throws on ping(); it has nothing to check yet.
@@ -50,6 +51,7 @@ export function http2Heartbeat(session: Http2Session, options: MonitorTiming = {
     throw invalidType('session', 'an http2 session (ClientHttp2Session or ServerHttp2Session)', session);
   }
   if (session.destroyed || session.closed) throw invalidValue('session', 'is closed or destroyed');
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
   const monitor: ProtocolMonitor = new ProtocolMonitor({
     ...options,
     ping: () => {

@@ -1,6 +1,6 @@
 // The built-in heartbeat: PING/PONG frames in a stream both ends own.
 import type { Duplex } from 'node:stream';
-import { invalidType, invalidValue } from '../errors';
+import { describeValue, invalidType, invalidValue } from '../errors';
 import { unknownTypeError, type HeartbeatTimeoutError } from './errors';
 import {
   checkFraming,
@@ -41,7 +41,7 @@ function checkOptions(o: HeartbeatOptions): Settings {
   const timing = checkTiming(o);
   const framing = checkFraming(o.framing, 'options.framing');
   if (o.unknownTypes !== undefined && o.unknownTypes !== 'error' && o.unknownTypes !== 'ignore') {
-    throw invalidValue('options.unknownTypes', `must be 'error' or 'ignore'. Received ${String(o.unknownTypes)}`);
+    throw invalidValue('options.unknownTypes', `must be 'error' or 'ignore'. Received ${describeValue(o.unknownTypes)}`);
   }
   let messageTypes: Set<number> | null = null;
   if (o.messageTypes !== undefined) {
@@ -163,7 +163,7 @@ export class Heartbeat extends Monitor implements DecodeState {
     const settings = this.timing as Settings;
     switch (classify(settings.framing, type, settings.messageTypes)) {
       case 'ping':
-        if (this.socket.writable) this.socket.write(encodePong(settings.framing, bytes.subarray(start, end)));
+        if (this.socket.writable && !this.socket.writableNeedDrain) this.socket.write(encodePong(settings.framing, bytes.subarray(start, end)));
         break;
       case 'pong':
         this.pong(this.echoedRtt(bytes, start, end));

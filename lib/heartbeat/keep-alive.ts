@@ -2,7 +2,7 @@
 // asked, the heartbeat where it cannot (sub-second budgets, no fd).
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { invalidType, invalidValue, unsupported } from '../errors';
+import { describeValue, invalidType, invalidValue, unsupported } from '../errors';
 import { setKeepAlive, type KeepAliveState } from '../keepalive';
 import { limitsFor } from '../platform';
 import { resolveSocket } from '../socket';
@@ -95,11 +95,11 @@ export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersO
   if (!socket || typeof (socket as Duplex).on !== 'function') throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);
   if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval, count and fallback', options);
   for (const field of ['idle', 'interval', 'count'] as const) {
-    if (options[field] === undefined) throw invalidType(`options.${field}`, 'a positive integer', undefined);
+    if (options[field] == null) throw invalidType(`options.${field}`, 'a positive integer', options[field]);
   }
   const { idle, interval, count } = checkTiming(options);
   const fallback = options.fallback ?? 'auto';
-  if (!FALLBACKS.includes(fallback)) throw invalidValue('options.fallback', `must be 'auto', 'always' or 'never'. Received ${String(fallback)}`);
+  if (!FALLBACKS.includes(fallback)) throw invalidValue('options.fallback', `must be 'auto', 'always' or 'never'. Received ${describeValue(fallback)}`);
   const hb = options.heartbeat;
   if (hb !== undefined && (hb === null || typeof hb !== 'object')) throw invalidType('options.heartbeat', 'an object with framing or ping', hb);
   const canHeartbeat = hb !== undefined && (hb.framing !== undefined || hb.ping !== undefined);

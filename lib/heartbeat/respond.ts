@@ -30,7 +30,7 @@ export function respond(socket: Duplex, options: RespondOptions = {}): () => voi
 
   const delayed = new Set<NodeJS.Timeout>();
   const answer = (payload: Buffer) => {
-    if (socket.writable) socket.write(encodePong(framing, payload));
+    if (socket.writable && !socket.writableNeedDrain) socket.write(encodePong(framing, payload));
   };
   const decoder = new Decoder(framing, (type, payload) => {
     onFrame?.(type, payload);
