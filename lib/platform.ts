@@ -1,9 +1,9 @@
-// What the kernel of each platform accepts, from its sources: Linux
-// include/net/tcp.h (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT)
-// and do_tcp_setsockopt (TCP_USER_TIMEOUT takes a non-negative int of ms);
-// XNU tcp_ctloutput and FreeBSD tcp_default_ctloutput take seconds up to
-// a bound far above what a millisecond int32 can carry, so the JS bound rules.
-// Windows is reached through Node's setKeepAlive, whose libuv caps count at 255.
+// What each platform accepts. Linux from include/net/tcp.h (MAX_TCP_KEEPIDLE,
+// MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT) and do_tcp_setsockopt (TCP_USER_TIMEOUT
+// takes a non-negative int of ms). On macOS and FreeBSD the bound is what a
+// millisecond int32 carries; anything their kernel still refuses comes back as
+// its EINVAL. Windows is reached through Node's setKeepAlive, whose libuv caps
+// count at 255.
 
 export interface Range {
   min: number;
