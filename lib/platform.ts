@@ -2,8 +2,8 @@
 // MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT) and do_tcp_setsockopt (TCP_USER_TIMEOUT
 // takes a non-negative int of ms). On macOS and FreeBSD the bound is what a
 // millisecond int32 carries; anything their kernel still refuses comes back as
-// its EINVAL. Windows is reached through Node's setKeepAlive, whose libuv caps
-// count at 255.
+// its EINVAL. Windows is reached through Node's setKeepAlive; its TCP_KEEPCNT
+// takes at most 255 probes.
 
 export interface Range {
   min: number;
