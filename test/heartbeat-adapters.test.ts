@@ -123,7 +123,18 @@ describe('keepAlive(): kernel, heartbeat or both', () => {
     const result = keepAlive(client, { idle: 2_000, interval: 1_000, count: 3, fallback: 'auto', heartbeat: { framing: 'classic' } });
     expect(result.layers).toEqual(['kernel']);
     expect(result.heartbeat).toBeNull();
-    expect(getKeepAlive(client)).toMatchObject({ enabled: true, idle: 2_000, interval: 1_000, count: 3 });
+    // userTimeout 'auto' covers a peer that vanishes while data is in flight, within the same budget.
+    expect(getKeepAlive(client)).toEqual({ enabled: true, idle: 2_000, interval: 1_000, count: 3, userTimeout: 5_000 });
+  });
+
+  it("'always' with a heartbeat option that is refused leaves the kernel untouched and nothing running", async () => {
+    const { client } = await open();
+    const before = getKeepAlive(client);
+    expect(() =>
+      keepAlive(client, { idle: 2_000, interval: 1_000, count: 3, fallback: 'always', heartbeat: { framing: 'bogus' as never } }),
+    ).toThrow(expect.objectContaining({ code: expect.stringMatching(/^ERR_/) }));
+    expect(getKeepAlive(client)).toEqual(before);
+    expect(client.listenerCount('data')).toBe(0);
   });
 
   it("'auto' with a sub-second budget uses the heartbeat and says why not the kernel", async () => {

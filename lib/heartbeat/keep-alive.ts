@@ -118,9 +118,19 @@ export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersO
       fallback === 'always' ? "fallback 'always' asks for the heartbeat" : `The kernel cannot watch this connection as asked (${obstacle!.reason})`,
     );
   }
-  // Set the kernel first: if it fails, no heartbeat is left running.
-  const kernel = wantKernel ? setKeepAlive(socket as net.Socket, { idle, interval, count }) : null;
+  // The heartbeat validates its own options, so it starts first; a kernel
+  // failure then stops it again, and a refused call leaves nothing behind.
   const heartbeat = wantHeartbeat ? startHeartbeat(socket as Duplex, { idle, interval, count }, hb) : null;
+  let kernel: KeepAliveState | null = null;
+  try {
+    // userTimeout 'auto': keepalive is silent while data is in flight, and
+    // the user timeout drops such a connection within the same budget.
+    const userTimeout = limitsFor().userTimeout ? { userTimeout: 'auto' as const } : {};
+    if (wantKernel) kernel = setKeepAlive(socket as net.Socket, { idle, interval, count, ...userTimeout });
+  } catch (error) {
+    heartbeat?.stop();
+    throw error;
+  }
   const layers: Layer[] = [];
   if (wantKernel) layers.push('kernel');
   if (heartbeat) layers.push('heartbeat');
