@@ -23,6 +23,14 @@ export interface PlatformSettings {
 // FreeBSD: netinet/tcp_timer.h (TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT),
 // their sysctls take milliseconds. Windows: the Tcpip registry values, the
 // probe count fixed at 10 since Vista.
+/** macOS and FreeBSD share the sysctl names, unit, defaults and file; they differ in how to apply it. */
+const BSD: Omit<PlatformSettings, 'apply'> = {
+  names: { idle: 'net.inet.tcp.keepidle', interval: 'net.inet.tcp.keepintvl', count: 'net.inet.tcp.keepcnt' },
+  unit: 'milliseconds',
+  defaults: { idle: 7_200_000, interval: 75_000, count: 8 },
+  configFile: '/etc/sysctl.conf',
+};
+
 export const PLATFORMS: Record<Platform, PlatformSettings> = {
   linux: {
     names: { idle: 'net.ipv4.tcp_keepalive_time', interval: 'net.ipv4.tcp_keepalive_intvl', count: 'net.ipv4.tcp_keepalive_probes' },
@@ -31,20 +39,8 @@ export const PLATFORMS: Record<Platform, PlatformSettings> = {
     configFile: '/etc/sysctl.d/60-tcp-keepalive.conf',
     apply: 'sudo sysctl --system',
   },
-  darwin: {
-    names: { idle: 'net.inet.tcp.keepidle', interval: 'net.inet.tcp.keepintvl', count: 'net.inet.tcp.keepcnt' },
-    unit: 'milliseconds',
-    defaults: { idle: 7_200_000, interval: 75_000, count: 8 },
-    configFile: '/etc/sysctl.conf',
-    apply: 'sudo sysctl -w <name>=<value> for each line (read at boot)',
-  },
-  freebsd: {
-    names: { idle: 'net.inet.tcp.keepidle', interval: 'net.inet.tcp.keepintvl', count: 'net.inet.tcp.keepcnt' },
-    unit: 'milliseconds',
-    defaults: { idle: 7_200_000, interval: 75_000, count: 8 },
-    configFile: '/etc/sysctl.conf',
-    apply: 'sudo service sysctl restart',
-  },
+  darwin: { ...BSD, apply: 'sudo sysctl -w <name>=<value> for each line (read at boot)' },
+  freebsd: { ...BSD, apply: 'sudo service sysctl restart' },
   win32: {
     names: {
       idle: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\\KeepAliveTime',
