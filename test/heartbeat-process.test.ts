@@ -91,7 +91,11 @@ describe('the classic experiments with ping-server and ping-client', () => {
     expect(bad.stderr).toMatch(/<port> must be an integer from 1 to 65535/);
     const badIdle = await run(['ping-client', '127.0.0.1', '7000', '--idle', '0']);
     expect(badIdle.code).toBe(2);
-    expect(badIdle.stderr).toMatch(/--idle must be an integer >= 1/);
+    expect(badIdle.stderr).toMatch(/--idle must be an integer from 1 to 2147483647/);
+    // Beyond what setTimeout takes: refused, not a TimeoutOverflowWarning and a wake-up every ms.
+    const hugeDuration = await run(['ping-client', '127.0.0.1', '7000', '--duration', String(2 ** 31)]);
+    expect(hugeDuration.code).toBe(2);
+    expect(hugeDuration.stderr).toMatch(/--duration must be an integer from 1 to 2147483647/);
   });
 });
 

@@ -3,24 +3,74 @@
 // They reproduce the two classic experiments: a server slower than the
 // client's budget gets the connection declared dead; a faster one keeps it up.
 import * as net from 'node:net';
-import { DEFAULT_TIMING } from '../heartbeat/monitor';
+import { DEFAULT_TIMING, type PongInfo } from '../heartbeat/monitor';
+import { MAX_MS } from '../heartbeat/options';
 import { heartbeat } from '../heartbeat/heartbeat';
 import { respond } from '../heartbeat/respond';
 import { checkFraming, classify, type Framing } from '../heartbeat/framing';
 import { color, parse, UsageError, type Command, type Options } from './common';
 
-/** One line per event: text for people, or a JSON object per line with --json. */
-function reporter(json: boolean) {
-  return (event: string, text: string, fields: Record<string, unknown> = {}) => {
-    process.stdout.write(json ? JSON.stringify({ event, ...fields }) + '\n' : text + '\n');
+type Report = (event: string, text: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * One line per event: text for people, or a JSON object per line with
+ * --json. When the reader of stdout goes away (EPIPE), the lines stop and
+ * the command goes on: its work is the connection, not the log.
+ */
+function reporter(json: boolean): Report {
+  let closed = false;
+  process.stdout.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed = true;
+  });
+  return (event, text, fields = {}) => {
+    if (!closed) process.stdout.write(json ? JSON.stringify({ event, ...fields }) + '\n' : text + '\n');
   };
 }
 
-function integer(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
+/** Frame lines printed per second; past that, one summary line a second. */
+const FRAME_LINES_PER_SECOND = 20;
+
+/**
+ * Reports frames one line each up to FRAME_LINES_PER_SECOND a second, then
+ * counts them by kind and prints one summary a second: a flood of PINGs
+ * costs the server a counter, not a line (nor a blocked stdout) per frame.
+ */
+function frameLog(report: Report): { frame(kind: string, text: string, fields: Record<string, unknown>): void; stop(): void } {
+  let printed = 0;
+  const skipped = new Map<string, number>();
+  let timer: NodeJS.Timeout | null = null;
+  const tick = () => {
+    printed = 0;
+    if (skipped.size === 0) {
+      timer = null;
+      return;
+    }
+    const counts = Object.fromEntries(skipped);
+    const total = [...skipped.values()].reduce((a, b) => a + b, 0);
+    const parts = [...skipped].map(([kind, n]) => `${n} ${kind}`).join(', ');
+    report('frames', `... and ${total} more frames in the last second (${parts})`, { skipped: total, counts });
+    skipped.clear();
+    timer = setTimeout(tick, 1000).unref();
+  };
+  return {
+    frame(kind, text, fields) {
+      timer ??= setTimeout(tick, 1000).unref();
+      if (printed++ < FRAME_LINES_PER_SECOND) report('frame', text, fields);
+      else skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+/** Every number these commands take is a count or a delay (ms) that setTimeout must accept. */
+function integer(values: Record<string, unknown>, name: string, fallback: number, min: number, max = MAX_MS): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}'`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${String(raw)}'`);
   return value;
 }
 
@@ -63,15 +113,18 @@ export const pingServer: Command = {
   usage: `Usage: tcp-keepalive ping-server [--host <h>] [--port <p>] [--delay <ms>] [--framing classic|compact] [--json]
 
 Listens (default 127.0.0.1, port 7000; port 0 picks a free one), answers every
-PING with a PONG after --delay ms (default 0) and prints each frame received.
-Runs until interrupted.`,
+PING with a PONG after --delay ms (default 0) and prints each frame received,
+up to ${FRAME_LINES_PER_SECOND} a second, then one line a second that counts the rest. Under a
+flood of PINGs each connection keeps one PONG waiting, which answers the
+latest PING. Runs until interrupted.`,
   async run(argv) {
     const { values } = parse(argv, SERVER_OPTIONS);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
-    const port = integer(values, 'port', 7000, 0);
+    const port = integer(values, 'port', 7000, 0, 65535);
     const delay = integer(values, 'delay', 0, 0);
     const framing = framingOf(values);
     const report = reporter(values.json === true);
+    const frames = frameLog(report);
     const open = new Set<net.Socket>();
     const server = net.createServer((socket) => {
       open.add(socket);
@@ -85,7 +138,12 @@ Runs until interrupted.`,
         framing,
         onFrame: (type, payload) => {
           const name = frameName(framing, type);
-          report('frame', `received ${name} from ${peer}${name.startsWith('message') ? ` (${payload.length} bytes)` : ''}`, { peer, type, bytes: payload.length });
+          const kind = classify(framing, type, null);
+          frames.frame(kind === 'ping' ? 'PINGs' : kind === 'pong' ? 'PONGs' : kind === 'message' ? 'messages' : 'unknown frames', `received ${name} from ${peer}${name.startsWith('message') ? ` (${payload.length} bytes)` : ''}`, {
+            peer,
+            type,
+            bytes: payload.length,
+          });
         },
       });
     });
@@ -101,6 +159,7 @@ Runs until interrupted.`,
       delay,
     });
     await untilSignal();
+    frames.stop();
     server.close();
     for (const socket of open) socket.destroy();
     return 0;
@@ -145,7 +204,8 @@ after that many ms if still alive.`,
     report('connected', `connected to ${host}:${port} (dead after ${idle} + ${interval} x ${count} ms of silence)`, { host, port, idle, interval, count });
     const hb = heartbeat(socket, { idle, interval, count, framing });
     hb.on('ping', (seq: number) => report('ping', `sending heartbeat #${seq}`, { seq }));
-    hb.on('pong', ({ rtt }: { rtt: number }) => report('pong', `received heartbeat (rtt ${rtt.toFixed(1)} ms)`, { rtt }));
+    // rtt is null when the PONG echoes nothing of ours (the classic C server answering late).
+    hb.on('pong', ({ rtt }: PongInfo) => report('pong', `received heartbeat (rtt ${rtt === null ? 'unknown' : `${rtt.toFixed(1)} ms`})`, { rtt }));
     hb.on('message', (type: number, payload: Buffer) => report('message', `received message type ${type} (${payload.length} bytes)`, { type, bytes: payload.length }));
 
     return new Promise<number>((resolve) => {

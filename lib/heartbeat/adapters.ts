@@ -3,7 +3,8 @@
 // heartbeat writes nothing of its own.
 import type { Http2Session } from 'node:http2';
 import { invalidType, invalidValue } from '../errors';
-import { ProtocolMonitor, type Monitor, type MonitorTiming } from './monitor';
+import { ProtocolMonitor, type Monitor } from './monitor';
+import { timingFor, type MonitorTiming } from './options';
 
 /** What the monitor uses of a `ws` WebSocket (kept structural: ws is not a dependency). */
 export interface WebSocketLike {
@@ -26,9 +27,7 @@ export function wsHeartbeat(ws: WebSocketLike, options: MonitorTiming = {}): Mon
     throw invalidType('ws', 'a WebSocket from the ws package', ws);
   }
   if (ws.readyState >= WS_CLOSED - 1) throw invalidValue('ws', 'is closing or closed');
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
-  const monitor = new ProtocolMonitor({
-    ...options,
+  const monitor = new ProtocolMonitor(timingFor(options), {
     // A CONNECTING socket throws on ping(); it has nothing to check yet.
     ping: () => ws.readyState === WS_OPEN && ws.ping(),
     destroy: () => ws.terminate(),
@@ -51,9 +50,7 @@ export function http2Heartbeat(session: Http2Session, options: MonitorTiming = {
     throw invalidType('session', 'an http2 session (ClientHttp2Session or ServerHttp2Session)', session);
   }
   if (session.destroyed || session.closed) throw invalidValue('session', 'is closed or destroyed');
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
-  const monitor: ProtocolMonitor = new ProtocolMonitor({
-    ...options,
+  const monitor: ProtocolMonitor = new ProtocolMonitor(timingFor(options), {
     ping: () => {
       if (session.destroyed || session.closed) return;
       // false: too many PINGs already unanswered; the count runs on anyway.

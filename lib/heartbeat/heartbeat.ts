@@ -1,9 +1,8 @@
 // The built-in heartbeat: PING/PONG frames in a stream both ends own.
 import type { Duplex } from 'node:stream';
-import { describeValue, invalidType, invalidValue } from '../errors';
+import { invalidType, invalidValue } from '../errors';
 import { unknownTypeError, type HeartbeatTimeoutError } from './errors';
 import {
-  checkFraming,
   checkMessageType,
   classify,
   decode,
@@ -17,59 +16,11 @@ import {
   type Framing,
   type Partial,
 } from './framing';
-import { cachedSettings, checkTiming, Monitor, sameTiming, type MonitorTiming, type Timing } from './monitor';
+import { Monitor } from './monitor';
+import { heartbeatSettingsFor, type HeartbeatOptions, type HeartbeatSettings as Settings } from './options';
 import { clock } from './scheduler';
 
-export interface HeartbeatOptions extends MonitorTiming {
-  /** wire framing both ends speak (default 'classic', the 1028-byte frames) */
-  framing?: Framing;
-  /** a frame of a type nobody declared: 'error' event (default) or skipped silently */
-  unknownTypes?: 'error' | 'ignore';
-  /** application message types accepted (default: 3..65535 classic, 3..255 compact) */
-  messageTypes?: Iterable<number>;
-}
-
-interface Settings extends Timing {
-  framing: Framing;
-  ignoreUnknown: boolean;
-  messageTypes: ReadonlySet<number> | null;
-  /** the iterable given, to tell whether a reused options object changed */
-  messageTypesGiven: Iterable<number> | undefined;
-}
-
-function checkOptions(o: HeartbeatOptions): Settings {
-  const timing = checkTiming(o);
-  const framing = checkFraming(o.framing, 'options.framing');
-  if (o.unknownTypes !== undefined && o.unknownTypes !== 'error' && o.unknownTypes !== 'ignore') {
-    throw invalidValue('options.unknownTypes', `must be 'error' or 'ignore'. Received ${describeValue(o.unknownTypes)}`);
-  }
-  let messageTypes: Set<number> | null = null;
-  if (o.messageTypes !== undefined) {
-    if (o.messageTypes === null || typeof (o.messageTypes as Iterable<number>)[Symbol.iterator] !== 'function') {
-      throw invalidType('options.messageTypes', 'an iterable of integers', o.messageTypes);
-    }
-    messageTypes = new Set([...o.messageTypes].map((t) => checkMessageType(framing, t, 'options.messageTypes[]')));
-  }
-  return { ...timing, framing, ignoreUnknown: o.unknownTypes === 'ignore', messageTypes, messageTypesGiven: o.messageTypes };
-}
-
-const settingsCache = new WeakMap<object, Settings>();
-function settingsFor(options: unknown): Settings {
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval and count', options);
-  const o = options as HeartbeatOptions;
-  return cachedSettings(
-    settingsCache,
-    o,
-    () => checkOptions(o),
-    (s) =>
-      sameTiming(s, o) &&
-      s.framing === (o.framing ?? 'classic') &&
-      s.ignoreUnknown === (o.unknownTypes === 'ignore') &&
-      s.messageTypesGiven === o.messageTypes &&
-      // A Set given once and changed in place since.
-      (!(o.messageTypes instanceof Set) || o.messageTypes.size === s.messageTypes?.size),
-  );
-}
+export type { HeartbeatOptions } from './options';
 
 function checkStream(socket: unknown): Duplex {
   const s = socket as Duplex;
@@ -94,6 +45,14 @@ function onSocketClose(this: Watched): void {
   this[kHeartbeat]?.stop();
 }
 
+function onSocketDrain(this: Watched): void {
+  const hb = this[kHeartbeat];
+  const pong = hb && waitingPongs.get(hb);
+  if (!pong) return;
+  waitingPongs.delete(hb);
+  if (this.writable) this.write(pong);
+}
+
 /**
  * Events of a Monitor, plus 'message' (type, payload) for application
  * frames and 'error' (code ERR_HEARTBEAT_UNKNOWN_TYPE) for frames of an
@@ -102,6 +61,9 @@ function onSocketClose(this: Watched): void {
  */
 // The rare incomplete frame lives here rather than in a field of every heartbeat.
 const partials = new Map<Heartbeat, Partial>();
+// The PONG held while the socket's write buffer is full: the latest one,
+// sent at 'drain'. Dropping them all would get a busy peer declared dead.
+const waitingPongs = new Map<Heartbeat, Buffer>();
 
 export class Heartbeat extends Monitor implements DecodeState {
   /** @internal the one incomplete frame held */
@@ -113,11 +75,12 @@ export class Heartbeat extends Monitor implements DecodeState {
     else partials.delete(this);
   }
 
+  /** `settings`: for keepAlive(), which keys them on its own options */
   constructor(
     readonly socket: Duplex,
     options: HeartbeatOptions = {},
+    settings: Settings = heartbeatSettingsFor(options),
   ) {
-    const settings = settingsFor(options);
     checkStream(socket);
     super(settings);
     (socket as Watched)[kHeartbeat] = this;
@@ -144,6 +107,7 @@ export class Heartbeat extends Monitor implements DecodeState {
 
   protected override detach(): void {
     this.partial = null;
+    if (waitingPongs.delete(this)) this.socket.off('drain', onSocketDrain);
     // Set rather than deleted: deleting would slow every later property access on the socket.
     (this.socket as Watched)[kHeartbeat] = undefined;
     this.socket.off('data', onSocketData);
@@ -163,7 +127,7 @@ export class Heartbeat extends Monitor implements DecodeState {
     const settings = this.timing as Settings;
     switch (classify(settings.framing, type, settings.messageTypes)) {
       case 'ping':
-        if (this.socket.writable && !this.socket.writableNeedDrain) this.socket.write(encodePong(settings.framing, bytes.subarray(start, end)));
+        this.answer(encodePong(settings.framing, bytes.subarray(start, end)));
         break;
       case 'pong':
         this.pong(this.echoedRtt(bytes, start, end));
@@ -175,6 +139,18 @@ export class Heartbeat extends Monitor implements DecodeState {
         if (!settings.ignoreUnknown) this.fail(unknownTypeError(type, settings.framing, this.known()));
     }
     return this.active;
+  }
+
+  /** Sends a PONG, or holds it (the latest only) until the write buffer drains. */
+  private answer(pong: Buffer): void {
+    const socket = this.socket;
+    if (!socket.writable) return;
+    if (!socket.writableNeedDrain) {
+      socket.write(pong);
+      return;
+    }
+    if (!waitingPongs.has(this)) socket.once('drain', onSocketDrain);
+    waitingPongs.set(this, pong);
   }
 
   /** The rtt from the send time the PONG echoes, if it echoes one of ours. */

@@ -2,38 +2,17 @@
 // asked, the heartbeat where it cannot (sub-second budgets, no fd).
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { describeValue, invalidType, invalidValue, unsupported } from '../errors';
+import { invalidType, invalidValue, unsupported } from '../errors';
 import { setKeepAlive, type KeepAliveState } from '../keepalive';
 import { limitsFor } from '../platform';
 import { resolveSocket } from '../socket';
 import { noProtocolError } from './errors';
-import type { Framing } from './framing';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat';
-import { checkTiming, ProtocolMonitor, type Monitor } from './monitor';
+import { Heartbeat } from './heartbeat';
+import { ProtocolMonitor, type Monitor } from './monitor';
+import { checkHooks, checkKeepAliveOptions, heartbeatSettingsFor, type HeartbeatOptions, type KeepAliveLayersOptions, type Timing } from './options';
 
-export type Fallback = 'auto' | 'always' | 'never';
 export type Layer = 'kernel' | 'heartbeat';
-
-export interface KeepAliveLayersOptions {
-  /** ms of silence before the first probe or PING */
-  idle: number;
-  /** ms between unanswered probes or PINGs */
-  interval: number;
-  /** unanswered probes or PINGs before the connection is dead */
-  count: number;
-  /**
-   * 'auto' (default): the kernel where it can be set as asked, else the
-   * heartbeat; 'always': the heartbeat, and the kernel too where it can be
-   * set; 'never': the kernel only, an error if it cannot be set as asked.
-   */
-  fallback?: Fallback;
-  /**
-   * How the heartbeat may speak: `framing` when both ends use this package's
-   * framing (then it owns the stream), or `ping` for the protocol's own ping.
-   * Without either, the heartbeat is never started.
-   */
-  heartbeat?: Omit<HeartbeatOptions, 'idle' | 'interval' | 'count'> & { framing?: Framing; ping?: () => unknown };
-}
+export type { Fallback, KeepAliveLayersOptions } from './options';
 
 export interface KeepAliveLayers {
   /** what the kernel holds, null when the kernel layer is off or the socket is still connecting */
@@ -44,8 +23,6 @@ export interface KeepAliveLayers {
   /** why the kernel layer is not in effect, when it is not */
   kernelSkipped?: string;
 }
-
-const FALLBACKS: readonly Fallback[] = ['auto', 'always', 'never'];
 
 /** Why the kernel cannot watch this socket as asked, or null if it can. */
 function kernelObstacle(socket: unknown, idle: number, interval: number, count: number): { reason: string; code: 'no-fd' | 'sub-second' | 'too-large' } | null {
@@ -70,15 +47,20 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
   return null;
 }
 
-function startHeartbeat(socket: Duplex, timing: { idle: number; interval: number; count: number }, options: KeepAliveLayersOptions['heartbeat']): Heartbeat | Monitor {
-  const { ping, ...rest } = options!;
-  if (ping === undefined) return new Heartbeat(socket, { ...rest, ...timing });
+/**
+ * `options` is what the user passed (the key the settings are cached on),
+ * `view` the heartbeat's options with the timing, as the monitor sees them.
+ */
+function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: HeartbeatOptions & { ping?: () => unknown; busy?: () => boolean }, timing: Timing): Heartbeat | Monitor {
+  const { ping, busy, framing } = view;
+  if (ping === undefined) {
+    if (busy !== undefined) throw invalidValue('options.heartbeat', 'takes busy only with ping: the built-in framing has no requests of its own');
+    return new Heartbeat(socket, view, heartbeatSettingsFor(options, view));
+  }
   if (typeof ping !== 'function') throw invalidType('options.heartbeat.ping', 'a function', ping);
-  if (rest.framing !== undefined) throw invalidValue('options.heartbeat', 'takes framing or ping, not both: ping() means the protocol is the user\'s own');
-  const monitor = new ProtocolMonitor({
-    ...rest,
-    ...timing,
-    ping,
+  if (framing !== undefined) throw invalidValue('options.heartbeat', 'takes framing or ping, not both: ping() means the protocol is the user\'s own');
+  const monitor = new ProtocolMonitor(timing, {
+    ...checkHooks({ ping, busy }, 'options.heartbeat'),
     destroy: (error) => socket.destroy(error),
     // Watching bytes read leaves the stream's reading to its owner.
     progress: socket instanceof net.Socket ? () => socket.bytesRead : undefined,
@@ -93,15 +75,8 @@ function startHeartbeat(socket: Duplex, timing: { idle: number; interval: number
  */
 export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersOptions): KeepAliveLayers {
   if (!socket || typeof (socket as Duplex).on !== 'function') throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval, count and fallback', options);
-  for (const field of ['idle', 'interval', 'count'] as const) {
-    if (options[field] == null) throw invalidType(`options.${field}`, 'a positive integer', options[field]);
-  }
-  const { idle, interval, count } = checkTiming(options);
-  const fallback = options.fallback ?? 'auto';
-  if (!FALLBACKS.includes(fallback)) throw invalidValue('options.fallback', `must be 'auto', 'always' or 'never'. Received ${describeValue(fallback)}`);
-  const hb = options.heartbeat;
-  if (hb !== undefined && (hb === null || typeof hb !== 'object')) throw invalidType('options.heartbeat', 'an object with framing or ping', hb);
+  const { timing, fallback, heartbeat: hb, view } = checkKeepAliveOptions(options);
+  const { idle, interval, count } = timing;
   const canHeartbeat = hb !== undefined && (hb.framing !== undefined || hb.ping !== undefined);
 
   const obstacle = kernelObstacle(socket, idle, interval, count);
@@ -120,7 +95,7 @@ export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersO
   }
   // The heartbeat validates its own options, so it starts first; a kernel
   // failure then stops it again, and a refused call leaves nothing behind.
-  const heartbeat = wantHeartbeat ? startHeartbeat(socket as Duplex, { idle, interval, count }, hb) : null;
+  const heartbeat = wantHeartbeat ? startHeartbeat(socket as Duplex, options, view, timing) : null;
   let kernel: KeepAliveState | null = null;
   try {
     // userTimeout 'auto': keepalive is silent while data is in flight, and

@@ -6,114 +6,20 @@
 // are shared between monitors made from the same options object, the
 // timer is the shared scheduler's, and a sign of life is one field write.
 import { EventEmitter } from 'node:events';
-import { invalidType, outOfRange } from '../errors';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
-import { clock, resolutionFor, scheduler, type Scheduled } from './scheduler';
+import { checkHooks, checkObject, timingFor, type MonitorHooks, type MonitorOptions, type Timing } from './options';
+import { clock, scheduler, type Scheduled } from './scheduler';
 
-export interface MonitorTiming {
-  /** ms with nothing received before the first PING (default 15000) */
-  idle?: number;
-  /** ms between unanswered PINGs (default 5000) */
-  interval?: number;
-  /** unanswered PINGs after which the connection is dead (default 3) */
-  count?: number;
-  /** only a PONG counts as a sign of life, not any data received */
-  onlyPong?: boolean;
-  /** on death, close the connection with the error (default true) */
-  destroyOnDead?: boolean;
-}
-
-export interface MonitorOptions extends MonitorTiming {
-  /**
-   * Sends the protocol's own ping. If it returns a promise, its fulfilment
-   * counts as the PONG (`ping: () => redis.ping()`).
-   */
-  ping: () => unknown;
-  /** How to close the connection on death, when destroyOnDead is true. */
-  destroy?: (error: HeartbeatTimeoutError) => void;
-  /**
-   * A count that grows whenever data arrives, such as `() => socket.bytesRead`;
-   * read at each check, for connections where the monitor cannot be told of
-   * every packet without taking over the stream.
-   */
-  progress?: () => number;
-}
+export { DEFAULT_TIMING } from './options';
+export type { MonitorOptions, MonitorTiming, Timing } from './options';
 
 export interface PongInfo {
   /** ms from the PING to this PONG; null when it cannot be known */
   rtt: number | null;
 }
 
-/** Validated timing, shared by every monitor made from the same options object. */
-export interface Timing {
-  idle: number;
-  interval: number;
-  count: number;
-  onlyPong: boolean;
-  destroyOnDead: boolean;
-  /** ms a visit may come late, see resolutionFor() */
-  resolution: number;
-}
-
-const MAX_MS = 2 ** 31 - 1;
-const TIMING_FIELDS = ['idle', 'interval', 'count'] as const;
-/** Dead after 30 s of silence: 15 s idle, then 3 PINGs 5 s apart. */
-export const DEFAULT_TIMING = { idle: 15_000, interval: 5_000, count: 3 } as const;
 /** `sent` of a stopped monitor */
 const STOPPED = -1;
-
-export function checkTiming(options: unknown, name = 'options'): Timing {
-  if (options === null || typeof options !== 'object') throw invalidType(name, 'an object with idle, interval and count', options);
-  const o = options as Record<string, unknown>;
-  const out: Record<string, number> = {};
-  for (const field of TIMING_FIELDS) {
-    const value = o[field] ?? DEFAULT_TIMING[field];
-    const text = field === 'count' ? `an integer from 1 to ${MAX_MS}` : `an integer from 1 to ${MAX_MS} (ms)`;
-    if (typeof value !== 'number') throw invalidType(`${name}.${field}`, text, value);
-    if (!Number.isInteger(value) || value < 1 || value > MAX_MS) throw outOfRange(`${name}.${field}`, text, value);
-    out[field] = value;
-  }
-  for (const flag of ['onlyPong', 'destroyOnDead'] as const) {
-    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw invalidType(`${name}.${flag}`, 'a boolean', o[flag]);
-  }
-  return {
-    idle: out.idle,
-    interval: out.interval,
-    count: out.count,
-    onlyPong: o.onlyPong === true,
-    destroyOnDead: o.destroyOnDead !== false,
-    resolution: resolutionFor(out.idle, out.interval),
-  };
-}
-
-/**
- * Validates once per options object: a server passing the same options for
- * every connection gets one shared settings object. Any field changed since
- * the last call is validated afresh.
- */
-export function cachedSettings<S extends object>(cache: WeakMap<object, S>, options: object, check: () => S, same: (s: S) => boolean): S {
-  const cached = cache.get(options);
-  if (cached && same(cached)) return cached;
-  const settings = check();
-  cache.set(options, settings);
-  return settings;
-}
-
-const timingCache = new WeakMap<object, Timing>();
-export function sameTiming(t: Timing, o: MonitorTiming): boolean {
-  return (
-    t.idle === (o.idle ?? DEFAULT_TIMING.idle) &&
-    t.interval === (o.interval ?? DEFAULT_TIMING.interval) &&
-    t.count === (o.count ?? DEFAULT_TIMING.count) &&
-    t.onlyPong === (o.onlyPong === true) &&
-    t.destroyOnDead === (o.destroyOnDead !== false)
-  );
-}
-
-function checkFunction(value: unknown, name: string, optional: boolean): void {
-  if (value === undefined && optional) return;
-  if (typeof value !== 'function') throw invalidType(name, 'a function', value);
-}
 
 // Monitor is an EventEmitter that skips EventEmitter's constructor: the
 // constructor gives every instance a listener table (about 500 bytes) that
@@ -139,15 +45,17 @@ export abstract class Monitor implements Scheduled {
   seen: number;
   /** PINGs sent in all; the latest PING's sequence number */
   seq = 0;
-  /** @internal PINGs sent since the last sign of life; STOPPED once stopped */
+  /** @internal probes since the last sign of life; STOPPED once stopped */
   sent = 0;
+  /** @internal when the latest probe went out (or was due, if it went out on time) */
+  probeAt = 0;
 
-  /** @internal */
-  constructor(timing: Timing) {
+  /** @internal `polls`: the monitor must ask for life (see heardFrom()) every timing.poll ms */
+  constructor(timing: Timing, polls = false) {
     this.timing = timing;
     this.seen = clock();
     scheduler.enter();
-    scheduler.schedule(this, this.seen + timing.idle, timing.resolution);
+    scheduler.schedule(this, this.seen + (polls ? Math.min(timing.idle, timing.poll) : timing.idle), timing.resolution);
   }
 
   get idle(): number {
@@ -179,17 +87,16 @@ export abstract class Monitor implements Scheduled {
   /**
    * A PONG (or the protocol's answer to ping()) was received. `rtt`, when
    * the caller knows it, is reported as is; else it runs from when the
-   * latest PING was due, or is null if no PING is outstanding.
+   * latest PING went out, or is null if no PING is outstanding.
    */
   pong(rtt?: number): void {
     if (this.sent === STOPPED) return;
     const now = clock();
-    const { idle, interval } = this.timing;
-    const latestDue = this.seen < 0 && this.sent > 0 ? -this.seen - 1 + idle + (this.sent - 1) * interval : -1;
+    const outstanding = this.seen < 0 && this.sent > 0;
     this.seen = now;
     this.sent = 0;
     if (this.seq > 0 && this.listenerCount('pong') > 0) {
-      this.emit('pong', { rtt: rtt ?? (latestDue >= 0 ? Math.max(0, now - latestDue) : null) } satisfies PongInfo);
+      this.emit('pong', { rtt: rtt ?? (outstanding ? Math.max(0, now - this.probeAt) : null) } satisfies PongInfo);
     }
   }
 
@@ -205,36 +112,48 @@ export abstract class Monitor implements Scheduled {
   protected abstract detach(): void;
   /** Writes one PING. */
   protected abstract sendPing(): void;
-  /** Closes the connection on death. */
-  protected abstract destroyConnection(error: HeartbeatTimeoutError): void;
-  /** Bytes-read style progress, for monitors that watch it. */
-  protected progressed(): boolean {
+  /** An earlier PING is still in flight and counts as this probe too. */
+  protected pingPending(): boolean {
     return false;
   }
+  /** Closes the connection on death. */
+  protected abstract destroyConnection(error: HeartbeatTimeoutError): void;
+  /** Life the monitor must ask for (bytes read, a request running): true if any since the last visit. */
+  protected heardFrom(): boolean {
+    return false;
+  }
+  /** Files the next visit: at `due`, sooner for monitors that must poll. */
+  protected file(due: number): void {
+    scheduler.schedule(this, due, this.timing.resolution);
+  }
 
-  /** @internal called by the scheduler when this monitor's time may have come */
-  visit(now: number): void {
+  /**
+   * @internal called by the scheduler when this monitor's time may have
+   * come, and again with `settled` after the poll phase when the visit came
+   * late: then what arrived meanwhile has been read before any verdict.
+   */
+  visit(now: number, settled: boolean): void {
     if (this.sent === STOPPED) return;
-    if (this.progressed()) this.seen = now;
+    if (this.heardFrom()) this.seen = now;
     const { idle, interval, count, resolution } = this.timing;
-    let silenceBegan: number;
-    if (this.seen >= 0) {
-      // Heard from (since the PINGs began, if any): back to idle.
-      this.sent = 0;
-      const due = this.seen + idle;
-      if (now < due) return scheduler.schedule(this, due, resolution);
-      silenceBegan = this.seen;
-      this.seen = -silenceBegan - 1;
-    } else {
-      silenceBegan = -this.seen - 1;
-      // PING k is due at silenceBegan + idle + (k - 1) x interval, death after the last one's interval.
-      const due = silenceBegan + idle + this.sent * interval;
-      if (now < due) return scheduler.schedule(this, due, resolution);
-      if (this.sent >= count) return this.die(now - silenceBegan);
-    }
+    // Heard from (since the PINGs began, if any): back to idle. Else the
+    // latest probe gets its interval.
+    const due = this.seen >= 0 ? this.seen + idle : this.probeAt + interval;
+    if (this.seen >= 0) this.sent = 0;
+    if (now < due) return this.file(due);
+    // Late by more than the resolution: our own process stalled, and a
+    // PONG may wait unread in the socket. Look again after the poll phase.
+    const late = now - due > resolution;
+    if (late && !settled) return scheduler.defer(this);
+    if (this.seen < 0 && this.sent >= count) return this.die(now - (-this.seen - 1));
+    if (this.seen >= 0) this.seen = -this.seen - 1;
+    // One probe per visit, each with a full interval: after a stall, one
+    // PING, not every overdue one at once.
+    this.probeAt = late ? now : due;
     this.sent++;
+    this.file(this.probeAt + interval);
+    if (this.pingPending()) return;
     this.seq++;
-    scheduler.schedule(this, silenceBegan + idle + this.sent * interval, resolution);
     this.sendPing();
     this.emit('ping', this.seq);
   }
@@ -256,19 +175,18 @@ interface Listenable {
 
 /** A monitor driven by the protocol's own ping(); its listeners go away when it stops. */
 export class ProtocolMonitor extends Monitor {
-  private readonly hooks: { ping: () => unknown; destroy?: (error: HeartbeatTimeoutError) => void; progress?: () => number };
+  private readonly hooks: MonitorHooks;
   private lastProgress: number;
   private pingSentAt = 0;
+  /** a promise from ping() is pending: ping() is not called again until it settles */
+  private pending = false;
   private readonly attached: [Listenable, string, Listener][] = [];
 
-  constructor(options: MonitorOptions) {
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with ping, idle, interval and count', options);
-    checkFunction(options.ping, 'options.ping', false);
-    checkFunction(options.destroy, 'options.destroy', true);
-    checkFunction(options.progress, 'options.progress', true);
-    super(cachedSettings(timingCache, options, () => checkTiming(options), (t) => sameTiming(t, options)));
-    this.hooks = { ping: options.ping, destroy: options.destroy, progress: options.progress };
-    this.lastProgress = options.progress ? options.progress() : -1;
+  /** `timing` from timingFor() on the options the user passed, `hooks` from checkHooks(). */
+  constructor(timing: Timing, hooks: MonitorHooks) {
+    super(timing, hooks.busy !== undefined || hooks.progress !== undefined);
+    this.hooks = hooks;
+    this.lastProgress = hooks.progress ? hooks.progress() : -1;
   }
 
   /** @internal listens on the connection until the monitor stops */
@@ -286,15 +204,28 @@ export class ProtocolMonitor extends Monitor {
     this.attached.length = 0;
   }
 
+  protected override pingPending(): boolean {
+    // Single flight: a pipelined protocol gains nothing from a second PING
+    // queued behind the first, and some clients warn about it. The pending
+    // one counts as unanswered at each interval, so death comes on time.
+    return this.pending;
+  }
+
   protected override sendPing(): void {
     const sentAt = performance.now();
     this.pingSentAt = sentAt;
     const result = this.hooks.ping();
     if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+      this.pending = true;
       // A rejected ping is an unanswered ping: the next PING or death follows.
       (result as PromiseLike<unknown>).then(
-        () => this.pong(performance.now() - sentAt),
-        () => {},
+        () => {
+          this.pending = false;
+          this.pong(performance.now() - sentAt);
+        },
+        () => {
+          this.pending = false;
+        },
       );
     }
   }
@@ -303,16 +234,28 @@ export class ProtocolMonitor extends Monitor {
     this.hooks.destroy?.(error);
   }
 
-  protected override progressed(): boolean {
-    if (!this.hooks.progress) return false;
-    const progress = this.hooks.progress();
-    if (progress === this.lastProgress) return false;
-    this.lastProgress = progress;
+  protected override heardFrom(): boolean {
+    const { progress, busy } = this.hooks;
+    // Busy: the connection's own request is running; that time counts as life.
+    if (busy?.()) return true;
+    if (!progress) return false;
+    const value = progress();
+    if (value === this.lastProgress) return false;
+    this.lastProgress = value;
     return true;
+  }
+
+  protected override file(due: number): void {
+    // Bytes read and requests running are only seen when asked for: ask
+    // every `poll` ms, so a byte is noticed at most that late.
+    const { busy, progress } = this.hooks;
+    super.file(busy || progress ? Math.min(due, clock() + this.timing.poll) : due);
   }
 }
 
 /** A monitor for a protocol with its own ping: call alive() on any sign of life, pong() on its answer. */
 export function monitor(options: MonitorOptions): Monitor {
-  return new ProtocolMonitor(options);
+  checkObject(options, 'options', 'an object with ping, idle, interval and count');
+  const hooks = checkHooks(options);
+  return new ProtocolMonitor(timingFor(options), hooks);
 }

@@ -1,53 +1,58 @@
 // The server side of the built-in heartbeat when it does not run a
 // heartbeat of its own: answers every PING with a PONG.
 import type { Duplex } from 'node:stream';
-import { invalidType, outOfRange } from '../errors';
-import { checkFraming, classify, Decoder, encodePong, type Framing } from './framing';
+import { invalidType } from '../errors';
+import { classify, Decoder, encodePong } from './framing';
+import { checkRespondOptions, type RespondOptions } from './options';
 
-export interface RespondOptions {
-  /** ms to wait before each PONG, for tests and demonstrations (default 0) */
-  delay?: number;
-  framing?: Framing;
-  /** every frame received, PINGs included: for logging (the CLI prints them) */
-  onFrame?: (type: number, payload: Buffer) => void;
-}
+export type { RespondOptions } from './options';
 
-const MAX_DELAY = 2 ** 31 - 1;
-
-/** Answers PINGs on the socket until the socket closes or the returned function is called. */
+/**
+ * Answers PINGs on the socket until the socket closes or the returned
+ * function is called. At most one PONG waits per connection, whatever the
+ * peer sends: while one waits (for `delay`, or for the write buffer to
+ * drain), a newer PING takes its place, and that one PONG answers the latest.
+ */
 export function respond(socket: Duplex, options: RespondOptions = {}): () => void {
   if (!socket || typeof socket.on !== 'function' || typeof socket.write !== 'function') {
     throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);
   }
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
-  const delay = options.delay ?? 0;
-  const delayText = `an integer from 0 to ${MAX_DELAY} (ms)`;
-  if (typeof delay !== 'number') throw invalidType('options.delay', delayText, delay);
-  if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY) throw outOfRange('options.delay', delayText, delay);
-  const framing = checkFraming(options.framing, 'options.framing');
-  const onFrame = options.onFrame;
-  if (onFrame !== undefined && typeof onFrame !== 'function') throw invalidType('options.onFrame', 'a function', onFrame);
+  const { delay, framing, onFrame } = checkRespondOptions(options);
 
-  const delayed = new Set<NodeJS.Timeout>();
-  const answer = (payload: Buffer) => {
-    if (socket.writable && !socket.writableNeedDrain) socket.write(encodePong(framing, payload));
+  /** the PING payload to answer next, when a PONG waits */
+  let latest: Buffer | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let draining = false;
+  const flush = () => {
+    timer = null;
+    if (latest === null || draining || !socket.writable) return;
+    if (socket.writableNeedDrain) {
+      draining = true;
+      socket.once('drain', onDrain);
+      return;
+    }
+    socket.write(encodePong(framing, latest));
+    latest = null;
+  };
+  const onDrain = () => {
+    draining = false;
+    flush();
   };
   const decoder = new Decoder(framing, (type, payload) => {
     onFrame?.(type, payload);
     if (classify(framing, type, null) !== 'ping') return;
-    if (delay === 0) return answer(payload);
     // The payload is a view into a chunk Node does not reuse: safe to keep.
-    const timer = setTimeout(() => {
-      delayed.delete(timer);
-      answer(payload);
-    }, delay);
-    delayed.add(timer);
+    latest = payload;
+    if (delay === 0) flush();
+    else timer ??= setTimeout(flush, delay);
   });
   const onData = (chunk: Buffer) => decoder.push(chunk);
   const stop = () => {
     decoder.stop();
-    for (const timer of delayed) clearTimeout(timer);
-    delayed.clear();
+    if (timer) clearTimeout(timer);
+    timer = null;
+    latest = null;
+    socket.off('drain', onDrain);
     socket.off('data', onData);
     socket.off('close', stop);
   };

@@ -13,8 +13,11 @@
 export interface Scheduled {
   /** false once stopped */
   readonly active: boolean;
-  /** look at the monitor now; it files itself again if it goes on, and does nothing once stopped */
-  visit(now: number): void;
+  /**
+   * Look at the monitor now; it files itself again if it goes on, and does
+   * nothing once stopped. `settled`: called again after the poll phase, see defer().
+   */
+  visit(now: number, settled: boolean): void;
 }
 
 /** Stopped monitors tolerated in the buckets before a sweep. */
@@ -23,28 +26,15 @@ const SWEEP_AFTER = 1024;
 /** ms; the finest resolution: a PING may go out up to this much after its time. */
 export const RESOLUTION = 10;
 
-/** Whole ms on a monotonic clock. */
-export const preciseClock = (): number => Math.floor(performance.now());
+/** The longest delay setTimeout takes without a TimeoutOverflowWarning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-// Signs of life read the clock once per turn of the event loop, as libuv's
-// own loop time does: the packets of one poll share a timestamp. An
-// immediate forgets it at the end of the turn; while one is pending the
-// loop polls without blocking, so the time is early by at most about one
-// turn's work, and early only: a PING or a death can come early by that,
-// never late. No timer is involved, so no extra wake-up.
-let cachedNow = -1;
-const forget = (): void => {
-  cachedNow = -1;
-};
-
-/** Whole ms, read once per event loop turn: for signs of life. */
-export function clock(): number {
-  if (cachedNow < 0) {
-    cachedNow = preciseClock();
-    setImmediate(forget);
-  }
-  return cachedNow;
-}
+/**
+ * Whole ms on a monotonic clock. Signs of life read it too, each when it is
+ * received: a clock cached for a turn of the event loop would stamp data read
+ * after a long handler with the time before it.
+ */
+export const clock = (): number => Math.floor(performance.now());
 
 /**
  * How late a monitor may be looked at: 1/20 of its shorter period, at
@@ -66,6 +56,8 @@ export class Scheduler {
   private live = 0;
   /** stopped monitors still filed, holding on to their connections until swept */
   private stale = 0;
+  /** monitors whose verdict waits for the poll phase, see defer() */
+  private deferred: Scheduled[] = [];
 
   /** monitors running */
   get size(): number {
@@ -106,6 +98,7 @@ export class Scheduler {
     this.timerBucket = Infinity;
     this.buckets.clear();
     this.heap.length = 0;
+    this.deferred = [];
   }
 
   private sweep(): void {
@@ -130,7 +123,9 @@ export class Scheduler {
   private arm(bucket: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerBucket = bucket;
-    this.timer = setTimeout(this.run, Math.max(0, bucket - preciseClock()));
+    // Clamped: a longer delay would fire after 1 ms, warning each time. The
+    // early wake-up finds nothing due and arms the timer again.
+    this.timer = setTimeout(this.run, Math.min(MAX_TIMER_MS, Math.max(0, bucket - clock())));
     // The connections keep the process alive, not their watchdog.
     this.timer.unref();
   }
@@ -138,7 +133,7 @@ export class Scheduler {
   private readonly run = (): void => {
     this.timer = null;
     this.timerBucket = Infinity;
-    const now = preciseClock();
+    const now = clock();
     const failures: unknown[] = [];
     while (this.heap.length > 0 && this.heap[0] <= now) {
       const bucket = this.pop();
@@ -149,20 +144,31 @@ export class Scheduler {
           this.stale--;
           continue;
         }
-        try {
-          entry.visit(now);
-        } catch (error) {
-          // A throwing user listener must not starve the other monitors.
-          failures.push(error);
-        }
+        visitSafely(entry, now, false, failures);
       }
     }
     if (this.heap.length > 0 && this.live > 0) this.arm(this.heap[0]);
-    for (const error of failures) {
-      process.nextTick(() => {
-        throw error;
-      });
-    }
+    rethrow(failures);
+  };
+
+  /**
+   * Visits the monitor again once the event loop has read what is pending.
+   * Timers run before the poll phase: after our own stall (a blocked event
+   * loop, a SIGSTOP) a PONG that arrived meanwhile waits in the socket, and a
+   * verdict reached now would not have seen it. An immediate runs right
+   * after the poll phase, which does not block while one is pending.
+   */
+  defer(entry: Scheduled): void {
+    if (this.deferred.push(entry) === 1) setImmediate(this.runDeferred);
+  }
+
+  private readonly runDeferred = (): void => {
+    const entries = this.deferred;
+    this.deferred = [];
+    const now = clock();
+    const failures: unknown[] = [];
+    for (const entry of entries) if (entry.active) visitSafely(entry, now, true, failures);
+    rethrow(failures);
   };
 
   private push(value: number): void {
@@ -194,6 +200,23 @@ export class Scheduler {
       heap[i] = last;
     }
     return top;
+  }
+}
+
+function visitSafely(entry: Scheduled, now: number, settled: boolean, failures: unknown[]): void {
+  try {
+    entry.visit(now, settled);
+  } catch (error) {
+    // A throwing user listener must not starve the other monitors.
+    failures.push(error);
+  }
+}
+
+function rethrow(failures: unknown[]): void {
+  for (const error of failures) {
+    process.nextTick(() => {
+      throw error;
+    });
   }
 }
 
