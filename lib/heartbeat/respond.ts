@@ -9,9 +9,11 @@ export type { RespondOptions } from './options';
 
 /**
  * Answers PINGs on the socket until the socket closes or the returned
- * function is called. At most one PONG waits per connection, whatever the
- * peer sends: while one waits (for `delay`, or for the write buffer to
- * drain), a newer PING takes its place, and that one PONG answers the latest.
+ * function is called. Each PONG goes out `delay` ms after the PING it
+ * answers, and at most one waits per connection, whatever the peer sends:
+ * of the PINGs that arrive while it waits, only the latest is remembered,
+ * to be answered next. A PONG held by a full write buffer likewise gives way
+ * to a newer one, sent at 'drain'.
  */
 export function respond(socket: Duplex, options: RespondOptions = {}): () => void {
   if (!socket || typeof socket.on !== 'function' || typeof socket.write !== 'function') {
@@ -19,39 +21,55 @@ export function respond(socket: Duplex, options: RespondOptions = {}): () => voi
   }
   const { delay, framing, onFrame } = checkRespondOptions(options);
 
-  /** the PING payload to answer next, when a PONG waits */
-  let latest: Buffer | null = null;
+  // Payloads are views into chunks Node does not reuse: safe to keep.
+  /** the PING the waiting PONG answers (its delay running, or the write buffer full) */
+  let waiting: Buffer | null = null;
+  /** the latest PING that arrived while one waited, and when */
+  let next: Buffer | null = null;
+  let nextAt = 0;
   let timer: NodeJS.Timeout | null = null;
   let draining = false;
-  const flush = () => {
+
+  const send = () => {
     timer = null;
-    if (latest === null || draining || !socket.writable) return;
+    if (waiting === null || !socket.writable) return;
     if (socket.writableNeedDrain) {
+      if (!draining) socket.once('drain', onDrain);
       draining = true;
-      socket.once('drain', onDrain);
       return;
     }
-    socket.write(encodePong(framing, latest));
-    latest = null;
+    socket.write(encodePong(framing, waiting));
+    waiting = null;
+    if (next !== null) wait(next, nextAt);
   };
   const onDrain = () => {
     draining = false;
-    flush();
+    send();
+  };
+  const wait = (payload: Buffer, at: number) => {
+    waiting = payload;
+    next = null;
+    if (delay === 0) send();
+    else timer = setTimeout(send, Math.max(0, at + delay - performance.now()));
   };
   const decoder = new Decoder(framing, (type, payload) => {
     onFrame?.(type, payload);
     if (classify(framing, type, null) !== 'ping') return;
-    // The payload is a view into a chunk Node does not reuse: safe to keep.
-    latest = payload;
-    if (delay === 0) flush();
-    else timer ??= setTimeout(flush, delay);
+    if (waiting === null) return wait(payload, performance.now());
+    if (draining) {
+      // The buffer is full: the newest answer replaces the held one.
+      waiting = payload;
+      return;
+    }
+    next = payload;
+    nextAt = performance.now();
   });
   const onData = (chunk: Buffer) => decoder.push(chunk);
   const stop = () => {
     decoder.stop();
     if (timer) clearTimeout(timer);
     timer = null;
-    latest = null;
+    waiting = next = null;
     socket.off('drain', onDrain);
     socket.off('data', onData);
     socket.off('close', stop);
