@@ -64,11 +64,11 @@ function progressLine(started: number, p: Progress): string {
   const clock = color.dim(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`);
   switch (p.type) {
     case 'start':
-      return `${clock} ${p.scenario}: clients connected${p.where === 'namespace' ? ' (in a user+network namespace)' : ''}`;
+      return `${clock} ${p.scenario}: clients connected${p.where === 'namespace' ? ' (in a user+network namespace)' : p.where === 'process' ? ' (in a process of its own)' : ''}`;
     case 'died':
       return p.setup
         ? `${clock} ${p.scenario} / ${p.setup}: the peer now answers beyond the budget`
-        : `${clock} ${p.scenario}: the peer died`;
+        : `${clock} ${p.scenario}: ${p.scenario === 'stall' ? 'the client stalls, the peer stays healthy' : 'the peer died'}`;
     case 'detected':
       return `${clock} ${p.scenario} / ${p.setup}: noticed after ${seconds(p.measuredMs)} (${p.how})`;
     case 'done':

@@ -1,6 +1,7 @@
-// Runs inside `unshare -U -r -n` (root of a namespace of its own, loopback
-// up): the drill scenarios the parent lacked the privilege for. Progress and
-// rows go back over the IPC channel.
+// Runs drill scenarios in a process of their own: inside `unshare -U -r -n`
+// (root of a namespace of its own, loopback up) those the parent lacked the
+// privilege for, or as is the stall, which blocks the process it runs in.
+// Progress and rows go back over the IPC channel.
 import { runDrill, type DrillOptions } from './scenarios';
 
 if (!process.send) {

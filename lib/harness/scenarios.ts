@@ -12,7 +12,10 @@ import { FRAMING } from './protocol';
 import { cannotCause, startPeer, type Death, type Peer } from './peer';
 import { namespacePrefix, namespaceSupport } from './privilege';
 
-export type Scenario = Death | 'slow';
+export type Scenario = Death | 'slow' | 'stall';
+/** Scenarios the drill causes itself, with no help from the peer process. */
+type OwnScenario = 'slow' | 'stall';
+const isOwn = (scenario: Scenario): scenario is OwnScenario => scenario === 'slow' || scenario === 'stall';
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
 
 export const SCENARIOS: Record<Scenario, string> = {
@@ -23,6 +26,7 @@ export const SCENARIOS: Record<Scenario, string> = {
   'blackhole-busy': 'blackhole while the client has unacknowledged data in flight',
   hang: "the peer process is frozen (SIGSTOP); its kernel still ACKs",
   slow: 'the peer answers heartbeats late: first within the budget, then beyond it',
+  stall: 'the client process itself stalls (event loop blocked) for longer than the budget; the peer stays healthy',
 };
 
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as Scenario[];
@@ -76,7 +80,7 @@ export interface DrillRow {
 }
 
 export type Progress =
-  | { type: 'start'; scenario: Scenario; where: 'here' | 'namespace' }
+  | { type: 'start'; scenario: Scenario; where: 'here' | 'namespace' | 'process' }
   | { type: 'died'; scenario: Scenario; setup?: Setup; at: number }
   | { type: 'detected'; scenario: Scenario; setup: Setup; measuredMs: number; how: string }
   | { type: 'done'; scenario: Scenario }
@@ -131,6 +135,9 @@ export function expectedMs(scenario: Scenario, setup: Setup, t: Timings): number
     case 'slow':
       // The peer's kernel answers probes: only the heartbeat can tell.
       return per(null, b.heartbeat);
+    case 'stall':
+      // Nobody died: any detection is a false alarm.
+      return null;
   }
 }
 
@@ -141,6 +148,7 @@ function tolerance(expected: number): { early: number; late: number } {
 
 export function judge(row: Omit<DrillRow, 'verdict'>): Verdict {
   if (row.skipped) return 'skipped';
+  if (row.scenario === 'stall') return row.detected ? 'false alarm' : 'ok';
   const { expectedMs: expected, measuredMs: measured } = row;
   if (measured !== null && measured < 0) return 'false alarm';
   if (expected === null) return row.detected ? 'unexpected' : 'never noticed';
@@ -260,13 +268,28 @@ async function slowDown(peer: Peer, clients: Client[], t: Timings, report: (p: P
   );
 }
 
+/**
+ * stall: this process stops running JavaScript for longer than the budget,
+ * as in a long synchronous task, a GC pause or a SIGSTOP, right after a
+ * heartbeat PING went out, so its PONG arrives during the stall. The peer
+ * is healthy throughout: a client that declares it dead raised a false alarm.
+ */
+async function stall(clients: Client[], t: Timings): Promise<number> {
+  const watched = clients.filter((c) => c.heartbeat);
+  if (watched.length > 0) await Promise.race(watched.map((c) => new Promise((resolve) => c.heartbeat!.once('ping', resolve))));
+  const at = Date.now();
+  // Blocks the thread without burning a core: nothing runs, nothing is read.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, budgets(t).heartbeat + 1000);
+  return at;
+}
+
 /** Runs one scenario here, against the given set-ups, all on one peer and at once. */
 export async function runScenario(scenario: Scenario, options: DrillOptions = {}): Promise<DrillRow[]> {
   const t = resolveTimings(options);
   const setups = options.setups ?? SETUP_NAMES;
   const report = options.onProgress ?? (() => {});
   const bound = options.boundMs ?? defaultBound(t);
-  const reason = scenario === 'slow' ? null : await cannotCause(scenario);
+  const reason = isOwn(scenario) ? null : await cannotCause(scenario);
   if (reason) return setups.map((setup) => skippedRow(scenario, setup, t, reason));
 
   const rows = new Map<Setup, DrillRow>();
@@ -279,6 +302,10 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
 
     if (scenario === 'slow') {
       await slowDown(peer, clients, t, report);
+    } else if (scenario === 'stall') {
+      const at = await stall(clients, t);
+      for (const client of clients) client.diedAt = at;
+      report({ type: 'died', scenario, at });
     } else {
       const death = await peer.kill(scenario);
       for (const client of clients) client.diedAt = death.at;
@@ -340,10 +367,13 @@ function namespaceScript(): string {
 }
 
 /**
- * Runs the scenarios that need CAP_NET_ADMIN in a fresh unprivileged user
- * and network namespace: client and peer both inside, on its loopback.
+ * Runs scenarios in a process of their own: those that need CAP_NET_ADMIN
+ * in a fresh unprivileged user and network namespace (client and peer both
+ * inside, on its loopback, `prefix` the unshare command), and the stall,
+ * which would stall every scenario running beside it (no prefix).
  */
-async function runInNamespace(scenarios: Scenario[], options: DrillOptions, prefix: string[]): Promise<DrillRow[]> {
+async function runElsewhere(scenarios: Scenario[], options: DrillOptions, prefix: string[]): Promise<DrillRow[]> {
+  const where = prefix.length > 0 ? ('namespace' as const) : ('process' as const);
   const t = resolveTimings(options);
   const setups = options.setups ?? SETUP_NAMES;
   const forward = { ...t, scenarios, setups, boundMs: options.boundMs };
@@ -353,14 +383,14 @@ async function runInNamespace(scenarios: Scenario[], options: DrillOptions, pref
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let rows: DrillRow[] | null = null;
   child.on('message', (message: { progress?: Progress; rows?: DrillRow[] }) => {
-    const progress = message.progress?.type === 'start' ? { ...message.progress, where: 'namespace' as const } : message.progress;
+    const progress = message.progress?.type === 'start' ? { ...message.progress, where } : message.progress;
     if (progress) options.onProgress?.(progress);
     if (message.rows) rows = message.rows;
   });
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   if (rows) return rows;
   const why = stderr.trim().split('\n').pop() || (signal ?? `exit code ${code}`);
-  return scenarios.flatMap((s) => setups.map((setup) => skippedRow(s, setup, t, `the run in a user+network namespace failed: ${why}`)));
+  return scenarios.flatMap((s) => setups.map((setup) => skippedRow(s, setup, t, `the run in ${where === 'namespace' ? 'a user+network namespace' : 'a process of its own'} failed: ${why}`)));
 }
 
 /**
@@ -377,7 +407,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
   for (const scenario of scenarios) {
-    const reason = scenario === 'slow' ? null : await cannotCause(scenario);
+    const reason = isOwn(scenario) ? null : await cannotCause(scenario);
     if (!reason) {
       here.push(scenario);
       continue;
@@ -392,10 +422,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
     options.onProgress?.({ type: 'skipped', scenario, reason: full });
     skipped.push(...setups.map((setup) => skippedRow(scenario, setup, t, full)));
   }
+  // The stall blocks its whole process: alone, it runs here; with company, in a process of its own.
+  const alone = here.length === 1 && elsewhere.length === 0;
+  const isolated = here.includes('stall') && !alone ? here.splice(here.indexOf('stall'), 1) : [];
   const ns = namespaceSupport();
   const results = await Promise.all([
     ...here.map((scenario) => runScenario(scenario, options)),
-    elsewhere.length > 0 && ns.ok ? runInNamespace(elsewhere, options, namespacePrefix(ns)) : Promise.resolve([]),
+    elsewhere.length > 0 && ns.ok ? runElsewhere(elsewhere, options, namespacePrefix(ns)) : Promise.resolve([]),
+    isolated.length > 0 ? runElsewhere(isolated, options, []) : Promise.resolve([]),
   ]);
   const all = [...results.flat(), ...skipped];
   const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + SETUP_NAMES.indexOf(row.setup);
