@@ -1,5 +1,6 @@
 // The harness's handle on a peer process: start it, learn what it accepted,
 // kill it in one of the ways connections die.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -53,8 +54,6 @@ function peerScript(): string {
   // A separate process, so that a peer can be frozen or killed on its own.
   return join(__dirname, 'bin', 'peer-process.js');
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A message before the peer gets its reference number. */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'ref'> : never;

@@ -1,5 +1,6 @@
 // The drill: every way a connection dies, against four client set-ups,
 // with when the death happened and when (and how) the client noticed.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -217,8 +218,6 @@ async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Clie
   });
   return client;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Resolves at the client's next heartbeat answer, or after `ms`. */
 function nextPong(client: Client, ms: number): Promise<void> {
