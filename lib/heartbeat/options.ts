@@ -4,10 +4,11 @@
 import { describeValue, invalidType, invalidValue, outOfRange } from '../errors';
 import type { HeartbeatTimeoutError } from './errors';
 import { checkFraming, checkMessageType, type Framing } from './framing';
+import { MAX_TIMER_MS } from '../time';
 import { resolutionFor } from './scheduler';
 
-/** The longest delay setTimeout takes; longer ones fire after 1 ms with a TimeoutOverflowWarning. */
-export const MAX_MS = 2 ** 31 - 1;
+/** Every time option is at most what setTimeout takes (longer ones fire after 1 ms, with a warning). */
+const MAX_MS = MAX_TIMER_MS;
 
 export interface MonitorTiming {
   /** ms with nothing received before the first PING (default 15000) */

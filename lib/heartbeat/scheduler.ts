@@ -4,6 +4,7 @@
 // deadline really passed (it can only have moved later). So a packet costs a
 // field write, not a timer refresh, and 100 000 idle connections cost one
 // wake-up per RESOLUTION at most, not 100 000 timers.
+import { MAX_TIMER_MS } from '../time';
 
 /**
  * What the scheduler needs from a monitor. A monitor is filed at most once
@@ -26,8 +27,6 @@ const SWEEP_AFTER = 1024;
 /** ms; the finest resolution: a PING may go out up to this much after its time. */
 export const RESOLUTION = 10;
 
-/** The longest delay setTimeout takes without a TimeoutOverflowWarning. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Whole ms on a monotonic clock. Signs of life read it too, each when it is

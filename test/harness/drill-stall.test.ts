@@ -4,8 +4,8 @@
 import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { judge, killAll, PASSING, type DrillRow } from '../../lib/harness';
-import { cli } from '../harness-support';
-import { isLinux } from '../support';
+import { cli } from '../support/harness';
+import { isLinux } from '../support/sockets';
 
 afterAll(async () => {
   await killAll();

@@ -6,8 +6,9 @@ import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodePing, heartbeat, respond, CLASSIC_FRAME, COMPACT_HEADER } from '../../lib';
-import { BIN, ensureBuilt, run } from '../cli-support';
-import { connectedPair, listen, type Pair } from '../support';
+import { ensureBuilt, run } from '../support/cli';
+import { BIN } from '../support/paths';
+import { connectedPair, listen, type Pair } from '../support/sockets';
 
 beforeAll(() => ensureBuilt());
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -128,7 +129,7 @@ async function flood(port: number, pings: number): Promise<net.Socket> {
 
 describe('ping-server under floods', () => {
   it('prints a bounded number of lines: each frame up to 20 a second, then one summary line a second', async () => {
-    const server = await pingServer(['--delay', '200']);
+    const server = await pingServer(['--delay', '200ms']);
     const socket = await flood(server.port, 20_000);
     await sleep(2500);
     socket.destroy();
@@ -186,7 +187,7 @@ describe('ping-client against a server that answers late without echoing', () =>
     });
     const port = await listen(server);
     try {
-      const client = await run(['ping-client', '127.0.0.1', String(port), '--idle', '200', '--interval', '200', '--count', '4', '--duration', '2000']);
+      const client = await run(['ping-client', '127.0.0.1', String(port), '--idle', '200ms', '--interval', '200ms', '--count', '4', '--duration', '2s']);
       expect(client.stderr).not.toMatch(/TypeError|toFixed/);
       expect(client.code).toBe(0);
       expect(client.stdout).toMatch(/received heartbeat \(rtt unknown\)/);

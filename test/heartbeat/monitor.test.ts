@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { http2Heartbeat, keepAlive, monitor, wsHeartbeat, type Monitor } from '../../lib';
 import type { HeartbeatTimeoutError } from '../../lib/heartbeat/errors';
 import { scheduler } from '../../lib/heartbeat/scheduler';
-import { connectedPair, type Pair } from '../support';
+import { connectedPair, type Pair } from '../support/sockets';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let pair: Pair | null = null;

@@ -1,5 +1,5 @@
 // Our own stalls are not the peer's death. A process of monitors (test/
-// support/monitors-child.js) watches healthy connections with every flavour
+// support/fixtures/monitors-child.js) watches healthy connections with every flavour
 // of the heartbeat; the test freezes it with SIGSTOP or has it block its own
 // event loop, longer than the budget, while the servers here keep answering.
 // Not one healthy connection may be declared dead; the control group, whose
@@ -13,10 +13,11 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { respond } from '../../lib';
-import { BIN, ensureBuilt } from '../cli-support';
-import { listen } from '../support';
+import { ensureBuilt } from '../support/cli';
+import { BIN, DIST_INDEX, FIXTURES } from '../support/paths';
+import { listen } from '../support/sockets';
 
-const CHILD = join(__dirname, '..', 'support', 'monitors-child.js');
+const CHILD = join(FIXTURES, 'monitors-child.js');
 // Budget 2 s: 1 s idle, then 2 PINGs 500 ms apart.
 const TIMING = { idle: 1000, interval: 500, count: 2 };
 const BUDGET = TIMING.idle + TIMING.interval * TIMING.count;
@@ -71,7 +72,7 @@ afterAll(() => {
 type Counts = Record<string, number>;
 
 async function startMonitors(counts: Counts): Promise<{ child: ChildProcess; ask: <T>(message: unknown, key: string) => Promise<T> }> {
-  const child = fork(CHILD, [JSON.stringify({ ports, counts, timing: TIMING })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(CHILD, [JSON.stringify({ dist: DIST_INDEX, ports, counts, timing: TIMING })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   const ask = <T,>(message: unknown, key: string) =>
     new Promise<T>((resolve, reject) => {
@@ -133,7 +134,7 @@ describe.skipIf(process.platform === 'win32')('our own process stalls longer tha
     children.push(server);
     const [line] = (await once(createInterface({ input: server.stdout! }), 'line')) as [string];
     const { port } = JSON.parse(line);
-    const client = spawn(process.execPath, [BIN, 'ping-client', '127.0.0.1', String(port), '--idle', '500', '--interval', '500', '--count', '2', '--duration', '6000'], {
+    const client = spawn(process.execPath, [BIN, 'ping-client', '127.0.0.1', String(port), '--idle', '500ms', '--interval', '500ms', '--count', '2', '--duration', '6s'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
