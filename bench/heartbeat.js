@@ -25,7 +25,7 @@
 // without the syscalls of 360 000 real packets a second; for the progress
 // pattern, which does not listen, the packet adds to the bytes it reads);
 // the other 10% are silent and get real PINGs and PONGs over loopback.
-// Run: npm run bench:heartbeat (raises ulimit -n where it can). BENCH_SIZES,
+// Run: npm run bench:heartbeat (raises ulimit -n where it can). BENCH_DIST, BENCH_SIZES,
 // BENCH_WINDOW_MS, BENCH_ROUNDS, BENCH_IDLE (ms) and BENCH_SILENT_PERCENT
 // tune it; BENCH_PROF=<dir> writes CPU profiles of the monitoring processes.
 const { execFileSync, fork } = require('node:child_process');
@@ -33,7 +33,8 @@ const { once } = require('node:events');
 const net = require('node:net');
 const path = require('node:path');
 
-const dist = path.join(__dirname, '..', 'dist', 'index.js');
+// BENCH_DIST: another build's dist/index.js, to compare versions in one session.
+const dist = process.env.BENCH_DIST || path.join(__dirname, '..', 'dist', 'index.js');
 const SIZES = (process.env.BENCH_SIZES || '10000,100000').split(',').map(Number);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS || 2000);
 /** CPU windows per phase; the median is kept, so one noisy window does not decide */
@@ -254,6 +255,8 @@ function fdLimit() {
 async function runPattern(pattern, n, shards) {
   const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
   const children = sizes.map((size) => fork(__filename, ['monitor', pattern, String(size)], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: 'inherit' }));
+  // Watched from the start: a child that exits before we wait for it must not leave the run waiting forever.
+  const exited = children.map((child) => once(child, 'exit'));
   // A child that dies before answering fails the run instead of leaving it waiting.
   const died = children.map(
     (child) =>
@@ -272,7 +275,7 @@ async function runPattern(pattern, n, shards) {
   const baseline = (await step('baseline')).map((r) => r.baseline);
   const heapBytes = (await step('attach')).map((r) => r.heapBytes);
   const final = await step('monitor');
-  await Promise.all(children.map((child) => once(child, 'exit')));
+  await Promise.all(exited);
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
   const connections = sum(setup.map((s) => s.n));
   return {
