@@ -7,9 +7,10 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
 import { track } from '../children';
-import { heartbeat as startHeartbeat, keepAlive, type Heartbeat, type Monitor } from '../../heartbeat';
+import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
+import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
-import { cannotCause, startPeer, type Death, type Peer } from '../peer';
+import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
 
 export type Scenario = Death | 'slow' | 'stall';
@@ -403,13 +404,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
   for (const scenario of scenarios) {
-    const reason = isOwn(scenario) ? null : await cannotCause(scenario);
-    if (!reason) {
+    const obstacle = isOwn(scenario) ? null : await obstacleTo(scenario);
+    if (!obstacle) {
       here.push(scenario);
       continue;
     }
-    const needsPrivilege = reason.includes('CAP_NET_ADMIN');
-    const ns = needsPrivilege && options.namespace !== false ? namespaceSupport() : null;
+    const { reason } = obstacle;
+    const ns = obstacle.needsNetAdmin && options.namespace !== false ? namespaceSupport() : null;
     if (ns?.ok) {
       elsewhere.push(scenario);
       continue;
