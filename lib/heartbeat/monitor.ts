@@ -37,9 +37,9 @@ export abstract class Monitor implements Scheduled {
   readonly timing: Timing;
   /**
    * @internal When >= 0: the time (ms, scheduler clock) something counting
-   * as life was last received. When < 0: PINGs are out, for the silence that
-   * began at -seen - 1; a sign of life writes a time >= 0 over it, which is
-   * how the next visit learns of it. One field instead of two: at 100 000
+   * as life was last received. When < 0: probes are out, the latest counted
+   * at -seen - 1; a sign of life writes a time >= 0 over it, which is how
+   * the next visit learns of it. One field instead of two: at 100 000
    * connections each field is 800 KB.
    */
   seen: number;
@@ -47,8 +47,6 @@ export abstract class Monitor implements Scheduled {
   seq = 0;
   /** @internal probes since the last sign of life; STOPPED once stopped */
   sent = 0;
-  /** @internal when the latest probe went out (or was due, if it went out on time) */
-  probeAt = 0;
 
   /** @internal `polls`: the monitor must ask for life (see heardFrom()) every timing.poll ms */
   constructor(timing: Timing, polls = false) {
@@ -76,7 +74,15 @@ export abstract class Monitor implements Scheduled {
   }
   /** when (ms, on performance.now()'s clock, whole ms) something counting as life was last received */
   get lastSeen(): number {
-    return this.seen >= 0 ? this.seen : -this.seen - 1;
+    if (this.seen >= 0) return this.seen;
+    // Probes on time are idle, then interval apart, after it. A probe sent
+    // late (after our own stall) moves this later: then it says less
+    // silence than there was, never more.
+    return this.probeAt - this.timing.idle - (this.sent - 1) * this.timing.interval;
+  }
+  /** @internal when the latest probe went out (or was due, if it went out on time); while probes are out */
+  private get probeAt(): number {
+    return -this.seen - 1;
   }
 
   /** Anything was received. Costs a field write. */
@@ -92,11 +98,11 @@ export abstract class Monitor implements Scheduled {
   pong(rtt?: number): void {
     if (this.sent === STOPPED) return;
     const now = clock();
-    const outstanding = this.seen < 0 && this.sent > 0;
+    const probeAt = this.seen < 0 && this.sent > 0 ? this.probeAt : -1;
     this.seen = now;
     this.sent = 0;
     if (this.seq > 0 && this.listenerCount('pong') > 0) {
-      this.emit('pong', { rtt: rtt ?? (outstanding ? Math.max(0, now - this.probeAt) : null) } satisfies PongInfo);
+      this.emit('pong', { rtt: rtt ?? (probeAt >= 0 ? Math.max(0, now - probeAt) : null) } satisfies PongInfo);
     }
   }
 
@@ -145,13 +151,13 @@ export abstract class Monitor implements Scheduled {
     // PONG may wait unread in the socket. Look again after the poll phase.
     const late = now - due > resolution;
     if (late && !settled) return scheduler.defer(this);
-    if (this.seen < 0 && this.sent >= count) return this.die(now - (-this.seen - 1));
-    if (this.seen >= 0) this.seen = -this.seen - 1;
+    if (this.seen < 0 && this.sent >= count) return this.die(now - this.lastSeen);
     // One probe per visit, each with a full interval: after a stall, one
     // PING, not every overdue one at once.
-    this.probeAt = late ? now : due;
+    const probeAt = late ? now : due;
+    this.seen = -probeAt - 1;
     this.sent++;
-    this.file(this.probeAt + interval);
+    this.file(probeAt + interval);
     if (this.pingPending()) return;
     this.seq++;
     this.sendPing();
