@@ -159,12 +159,21 @@ function deleteNamespaceSync(namespace: string): void {
 function cleanUpSync(): void {
   for (const instance of running) instance.destroySync();
   if (fileDir) rmSync(fileDir, { recursive: true, force: true });
+  fileDir = undefined;
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  cleanUpSync();
+  // Our listener suppressed the default action: end the way the signal would have.
+  process.off(signal, onSignal);
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
 
 function hook(): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', cleanUpSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   sweepLeftovers();
 }
 
