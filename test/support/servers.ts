@@ -242,9 +242,8 @@ function usedAddresses(): string {
   return spawnSync(tools.ip!, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
 }
 
-/** A namespace with a veth pair to it, on a random /30 of 100.64.0.0/10 that no interface here uses. */
-async function makeNetwork(): Promise<Network> {
-  const n = counter++;
+/** A namespace (the nth of this process) with a veth pair to it, on a random /30 of 100.64.0.0/10 that no interface here uses. */
+async function makeNetwork(n: number): Promise<Network> {
   const id = `${process.pid.toString(36)}${n.toString(36)}`;
   const namespace = `${NAMESPACE_PREFIX}${process.pid}-${n}`;
   const used = usedAddresses();
@@ -392,7 +391,10 @@ class Instance implements RunningServer {
 
   async kill(): Promise<void> {
     if (this.pid < 0) return;
-    signalAll(processTree(this.pid), 'SIGKILL');
+    // Stopped first, the main process forks nothing we could miss, and its
+    // children die with it rather than noticing its death.
+    signalAll([this.pid], 'SIGSTOP');
+    signalAll(processTree(this.pid).reverse(), 'SIGKILL');
     const child = this.child!;
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
   }
@@ -426,9 +428,10 @@ async function startServer(launch: Launch): Promise<RunningServer> {
   const reason = serverSkipReason(launch.kind);
   if (reason) throw new Error(`cannot start ${launch.kind}: ${reason}`);
   hook();
-  const dir = ownedDir(join(processDir(), `${launch.kind}-${counter}`), SERVICE_USER[launch.kind]);
+  const n = counter++;
+  const dir = ownedDir(join(processDir(), `${launch.kind}-${n}`), SERVICE_USER[launch.kind]);
   await launch.prepare?.(dir);
-  const network = await makeNetwork();
+  const network = await makeNetwork(n);
   const instance = new Instance(launch, network, dir);
   running.add(instance);
   try {
