@@ -18,6 +18,7 @@
 // error, so the driver reports it the way it reports any network error:
 // an 'error' event on the client or connection.
 import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { invalidType, invalidValue } from '../errors';
 import type { HeartbeatTimeoutError } from './errors';
 import { ProtocolMonitor, type Monitor, type MonitorTiming } from './monitor';
@@ -103,7 +104,8 @@ export function ioredisHeartbeat(redis: IoredisLike, options: MonitorTiming = {}
 
 /** What the heartbeat uses of a pg Client (structural: pg is not a dependency). */
 export interface PgClientLike {
-  connection: { stream: net.Socket };
+  /** a net.Socket (or TLSSocket) once connected; typed as pg's typings have it */
+  connection: { stream: Duplex };
   query(text: string, callback: (error: Error | null) => void): unknown;
   on(event: string, listener: (...args: any[]) => void): unknown;
 }
@@ -138,7 +140,6 @@ export function pgHeartbeat(client: PgClientLike, options: MonitorTiming = {}): 
 
 /** What the heartbeat uses of a mysql2 Connection (structural: mysql2 is not a dependency). */
 export interface Mysql2ConnectionLike {
-  stream: net.Socket;
   ping(callback: (error: Error | null) => void): unknown;
   emit(event: string, ...args: unknown[]): boolean;
 }
@@ -151,14 +152,15 @@ export interface Mysql2ConnectionLike {
  */
 export function mysql2Heartbeat(connection: Mysql2ConnectionLike | { connection: Mysql2ConnectionLike }, options: MonitorTiming = {}): Monitor {
   const conn = (connection && 'connection' in connection && !('_commands' in connection) ? connection.connection : connection) as Mysql2ConnectionLike;
-  const fields = conn as unknown as { _command?: unknown; _commands?: { length: number }; _pool?: unknown };
+  // mysql2's typings leave out the socket and the command queue.
+  const fields = conn as unknown as { stream?: net.Socket; _command?: unknown; _commands?: { length: number }; _pool?: unknown };
   if (!conn || typeof conn.ping !== 'function' || typeof fields._commands?.length !== 'number') {
     throw invalidType('connection', 'a mysql2 Connection', connection);
   }
   checkTimingObject(options);
   return watch(
     {
-      socket: socketOf(conn.stream, 'connection.stream'),
+      socket: socketOf(fields.stream, 'connection.stream'),
       requestsInFlight: () => fields._command != null || fields._commands!.length > 0,
       ping: (callback) => conn.ping((error) => callback(error)),
       // mysql2 gives a fatal error to the command in progress and only to

@@ -15,7 +15,7 @@ import Redis from 'ioredis';
 import * as mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getKeepAlive, ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive, type Monitor } from '../../lib';
+import { getKeepAlive, ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive } from '../../lib';
 import { serverSkipReason, startServerOf, stopAllServers, type RunningServer, type ServerKind } from '../support/servers';
 
 // The recipes' constant, with a 5 s budget (2 + 1 x 3 s) instead of 110 s.
@@ -134,14 +134,14 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
     const ready = (async () => {
       // recipe (README: pg)
       await client.connect();
-      setKeepAlive(client.connection.stream, KEEPALIVE);
+      setKeepAlive(client.connection.stream as net.Socket, KEEPALIVE);
       if (recipe === 'kernel+heartbeat') pgHeartbeat(client, KEEPALIVE);
       // end recipe
       await client.query('SELECT 1');
     })();
     return {
       ready,
-      socket: () => client.connection?.stream,
+      socket: () => client.connection?.stream as net.Socket | undefined,
       quick: () => client.query('SELECT 1'),
       long: () => client.query(`SELECT pg_sleep(${LONG_COMMAND_MS / 1000})`),
       onDeath,
@@ -171,7 +171,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
     const promised = connection.promise();
     return {
       ready: promised.query('SELECT 1').then(() => {}),
-      socket: () => connection.stream as net.Socket,
+      socket: () => (connection as unknown as { stream: net.Socket }).stream,
       quick: () => promised.query('SELECT 1'),
       long: () => promised.query(`SELECT SLEEP(${LONG_COMMAND_MS / 1000})`),
       onDeath,

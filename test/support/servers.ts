@@ -308,7 +308,7 @@ class Instance implements RunningServer {
 
   constructor(
     private readonly launch: Launch,
-    private readonly network: Network,
+    network: Network,
     private readonly dir: string,
   ) {
     this.kind = launch.kind;
