@@ -41,9 +41,12 @@ function checkTimingObject(options: unknown): asserts options is MonitorTiming {
 function socketOf(value: unknown, name: string): net.Socket {
   const socket = value as net.Socket | undefined;
   if (!socket || typeof socket.destroy !== 'function' || typeof socket.bytesRead !== 'number') {
-    throw invalidValue(name, 'is not a connected socket yet: start the heartbeat once the driver has connected');
+    throw invalidValue(name, 'is not a socket yet: start the heartbeat once the driver has connected');
   }
   if (socket.destroyed) throw invalidValue(name, 'is destroyed');
+  if (!socket.connecting && socket.remoteAddress === undefined) {
+    throw invalidValue(name, 'is not connected yet: start the heartbeat once the driver has connected');
+  }
   return socket;
 }
 
@@ -151,7 +154,9 @@ export interface Mysql2ConnectionLike {
  * `'error'` with the ERR_HEARTBEAT_TIMEOUT error (fatal: true) and closes.
  */
 export function mysql2Heartbeat(connection: Mysql2ConnectionLike | { connection: Mysql2ConnectionLike }, options: MonitorTiming = {}): Monitor {
-  const conn = (connection && 'connection' in connection && !('_commands' in connection) ? connection.connection : connection) as Mysql2ConnectionLike;
+  // A mysql2/promise connection holds the callback one.
+  const wrapped = typeof connection === 'object' && connection !== null && 'connection' in connection && !('_commands' in connection);
+  const conn = (wrapped ? connection.connection : connection) as Mysql2ConnectionLike;
   // mysql2's typings leave out the socket and the command queue.
   const fields = conn as unknown as { stream?: net.Socket; _command?: unknown; _commands?: { length: number }; _pool?: unknown };
   if (!conn || typeof conn.ping !== 'function' || typeof fields._commands?.length !== 'number') {
