@@ -41,7 +41,7 @@ describe('driver heartbeats refuse what they cannot watch', () => {
     expect(() => pgHeartbeat(client, {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('not connected yet') }));
   });
 
-  it('bad timing: RangeError naming the field, and nothing is sent', async () => {
+  it('bad timing: RangeError naming the field; a connecting mysql2 connection, callback or promise, is accepted', async () => {
     const port = await silentServer();
     const connection = mysql.createConnection({ host: '127.0.0.1', port, user: 'app' });
     connection.on('error', () => {});
@@ -50,10 +50,12 @@ describe('driver heartbeats refuse what they cannot watch', () => {
     expect(() => mysql2Heartbeat(connection, null as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     // A connecting socket is accepted: mysql2 creates it in the constructor.
     const monitor = mysql2Heartbeat(connection, { idle: 1000 });
-    expect(monitor.active).toBe(true);
+    // and so is a mysql2/promise connection, through the one it wraps
+    const throughPromise = mysql2Heartbeat(connection.promise(), { idle: 1000 });
+    expect([monitor.active, throughPromise.active]).toEqual([true, true]);
     connection.destroy();
     const stream = (connection as unknown as { stream: net.Socket }).stream;
     if (!stream.closed) await once(stream, 'close');
-    expect(monitor.active).toBe(false);
+    expect([monitor.active, throughPromise.active]).toEqual([false, false]);
   });
 });

@@ -247,9 +247,11 @@ async function runDeath(driver: Driver, death: Death): Promise<Row[]> {
 }
 
 const rows: Row[] = [];
+const warnings: string[] = [];
 const runnable = (Object.keys(DRIVERS) as Driver[]).filter((driver) => !serverSkipReason(DRIVERS[driver]));
 
 beforeAll(async () => {
+  process.on('warning', (warning) => warnings.push(warning.message));
   const runs = runnable.flatMap((driver) => DEATHS.filter((death) => death !== 'blackhole-busy').map((death) => runDeath(driver, death)));
   for (const result of await Promise.all(runs)) rows.push(...result);
   if (process.env.TKA_SERVERS_TABLE) console.log(table(rows));
@@ -265,6 +267,12 @@ function table(all: Row[]): string {
   }
   return lines.join('\n');
 }
+
+describe.skipIf(!runnable.includes('pg'))('pg and the heartbeat', () => {
+  it('pg never warned of a query sent while another runs: one PING at a time, none while a request is in flight', () => {
+    expect(warnings.filter((message) => message.includes('already executing a query'))).toEqual([]);
+  });
+});
 
 for (const driver of Object.keys(DRIVERS) as Driver[]) {
   const reason = serverSkipReason(DRIVERS[driver]);
