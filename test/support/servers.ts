@@ -109,14 +109,7 @@ const DIR_PREFIX = 'tka-servers-';
 const running = new Set<Instance>();
 let hooked = false;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const pidAlive = (pid: number) => existsSync(`/proc/${pid}`);
 
 /** The process and every descendant, from /proc. */
 function processTree(root: number): number[] {
