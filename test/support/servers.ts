@@ -155,8 +155,17 @@ function deleteNamespaceSync(namespace: string): void {
 }
 
 function cleanUpSync(): void {
+  try {
+    removeEverythingSync();
+  } catch {
+    // leftovers of a dead process are swept by sweepLeftovers()
+  }
+}
+
+function removeEverythingSync(): void {
   for (const instance of running) instance.destroySync();
-  if (fileDir) rmSync(fileDir, { recursive: true, force: true });
+  // Never throws on the way out: what is left, the next start sweeps away.
+  if (fileDir) rmSync(fileDir, { recursive: true, force: true, maxRetries: 3 });
   fileDir = undefined;
 }
 
