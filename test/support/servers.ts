@@ -154,6 +154,7 @@ function deleteNamespaceSync(namespace: string): void {
   spawnSync(tools.ip!, ['netns', 'delete', namespace], { env });
 }
 
+/** Never throws on the way out: what is left, the next start sweeps away. */
 function cleanUpSync(): void {
   try {
     removeEverythingSync();
@@ -164,7 +165,6 @@ function cleanUpSync(): void {
 
 function removeEverythingSync(): void {
   for (const instance of running) instance.destroySync();
-  // Never throws on the way out: what is left, the next start sweeps away.
   if (fileDir) rmSync(fileDir, { recursive: true, force: true, maxRetries: 3 });
   fileDir = undefined;
 }
