@@ -96,6 +96,8 @@ interface Client {
   long(): Promise<unknown>;
   onDeath(listener: (how: string) => void): void;
   close(): void;
+  /** the driver's own client object */
+  raw: unknown;
 }
 
 /** Passes on every sign of death the driver gives the application. */
@@ -131,6 +133,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
       long: () => redis.blpop('queue', LONG_COMMAND_MS / 1000),
       onDeath,
       close: () => redis.disconnect(),
+      raw: redis,
     };
   },
   pg(server, recipe) {
@@ -153,6 +156,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
       long: () => client.query(`SELECT pg_sleep(${LONG_COMMAND_MS / 1000})`),
       onDeath,
       close: () => void client.end().catch(() => {}),
+      raw: client,
     };
   },
   mysql2(server, recipe) {
@@ -183,6 +187,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
       long: () => promised.query(`SELECT SLEEP(${LONG_COMMAND_MS / 1000})`),
       onDeath,
       close: () => connection.destroy(),
+      raw: connection,
     };
   },
 };
@@ -273,15 +278,43 @@ async function runDeath(driver: Driver, death: Death): Promise<Row[]> {
   return clients.map(({ recipe, death: rowDeath, observation }) => ({ driver, recipe, death: rowDeath, ...observation }));
 }
 
+/**
+ * A pg connection left idle in an aborted transaction answers every query,
+ * the heartbeat's SELECT 1 included, with an error: the PING failed, yet the
+ * server answered, and the bytes read count as life.
+ * Returns what the driver emitted while idle for longer than the budget.
+ */
+async function idleInAbortedTransaction(): Promise<{ events: string[]; rollback: string }> {
+  const server = await startServerOf('postgres');
+  const events: string[] = [];
+  const client = connect.pg(server, 'kernel+heartbeat');
+  try {
+    client.onDeath((how) => events.push(how));
+    await client.ready;
+    const pgClient = client.raw as pg.Client;
+    await pgClient.query('BEGIN');
+    await pgClient.query('SELECT 1/0').catch(() => {});
+    await sleep(BUDGET + 3000);
+    const rollback = await pgClient.query('ROLLBACK').then((result) => result.command, (error: Error) => error.message);
+    return { events: [...events], rollback };
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
 const rows: Row[] = [];
 const warnings: string[] = [];
+let abortedTransaction: { events: string[]; rollback: string } | undefined;
 const runnable = (Object.keys(DRIVERS) as Driver[]).filter((driver) => !serverSkipReason(DRIVERS[driver]));
 
 beforeAll(async () => {
   process.on('warning', (warning) => warnings.push(warning.message));
   const served = new Set(Object.values(ROWS_OF).flatMap((rows) => rows.slice(1)));
   const runs = runnable.flatMap((driver) => DEATHS.filter((death) => !served.has(death)).map((death) => runDeath(driver, death)));
+  const aborted = runnable.includes('pg') ? idleInAbortedTransaction() : undefined;
   for (const result of await Promise.all(runs)) rows.push(...result);
+  abortedTransaction = await aborted;
   if (process.env.TKA_SERVERS_TABLE) console.log(table(rows));
 }, 240_000);
 afterAll(stopAllServers);
@@ -315,9 +348,13 @@ function table(all: Row[]): string {
   return lines.join('\n');
 }
 
-describe.skipIf(!runnable.includes('pg'))('pg and the heartbeat', () => {
+describe.skipIf(!runnable.includes('pg'))('pg and its heartbeat', () => {
   it('pg never warned of a query sent while another runs: one PING at a time, none while a request is in flight', () => {
     expect(warnings.filter((message) => message.includes('already executing a query'))).toEqual([]);
+  });
+
+  it('a connection idle in an aborted transaction is not declared dead: the error the server sends for SELECT 1 is data received, a sign of life', () => {
+    expect(abortedTransaction).toEqual({ events: [], rollback: 'ROLLBACK' });
   });
 });
 
