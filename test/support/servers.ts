@@ -167,6 +167,7 @@ function removeEverythingSync(): void {
   for (const instance of running) instance.destroySync();
   if (fileDir) rmSync(fileDir, { recursive: true, force: true, maxRetries: 3 });
   fileDir = undefined;
+  templates.clear();
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -492,25 +493,35 @@ export function startRedis(): Promise<RunningServer> {
   });
 }
 
+const templates = new Map<ServerKind, Promise<string>>();
+
+/**
+ * Builds a data directory once per test process (initdb and
+ * mariadb-install-db take seconds); each server gets a copy of it in
+ * <its dir>/data.
+ */
+function fromTemplate(kind: ServerKind, build: (data: string, dir: string) => Promise<void>): (dir: string) => Promise<void> {
+  const user = SERVICE_USER[kind];
+  return async (dir) => {
+    if (!templates.has(kind)) {
+      const templateDir = ownedDir(join(processDir(), `${kind}-template`), user);
+      const data = join(templateDir, 'data');
+      templates.set(kind, build(data, templateDir).then(() => data));
+    }
+    await copyTemplate(await templates.get(kind)!, ownedDir(join(dir, 'data'), user));
+  };
+}
+
 // postgres ----------------------------------------------------------------
 
-let postgresTemplate: Promise<string> | undefined;
-
-/** initdb once per test process (it takes seconds); every server copies the result. */
-function makePostgresTemplate(): Promise<string> {
-  postgresTemplate ??= (async () => {
-    const dir = ownedDir(join(processDir(), 'postgres-template'), 'postgres');
-    const pwfile = join(dir, 'pwfile');
-    writeFileSync(pwfile, `${PASSWORD}\n`);
-    const ids = userIds('postgres')!;
-    chownSync(pwfile, ids.uid, ids.gid);
-    const data = join(dir, 'data');
-    await runAs('postgres', [join(tools.postgres!, 'initdb'), '-D', data, '-N', '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]);
-    appendFileSync(join(data, 'pg_hba.conf'), 'host all all 0.0.0.0/0 scram-sha-256\n');
-    return data;
-  })();
-  return postgresTemplate;
-}
+const postgresData = fromTemplate('postgres', async (data, dir) => {
+  const pwfile = join(dir, 'pwfile');
+  writeFileSync(pwfile, `${PASSWORD}\n`);
+  const ids = userIds('postgres')!;
+  chownSync(pwfile, ids.uid, ids.gid);
+  await runAs('postgres', [join(tools.postgres!, 'initdb'), '-D', data, '-N', '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]);
+  appendFileSync(join(data, 'pg_hba.conf'), 'host all all 0.0.0.0/0 scram-sha-256\n');
+});
 
 /** A private PostgreSQL: user postgres, password PASSWORD, database postgres. */
 export function startPostgres(): Promise<RunningServer> {
@@ -519,7 +530,7 @@ export function startPostgres(): Promise<RunningServer> {
     user: 'postgres',
     password: PASSWORD,
     database: 'postgres',
-    prepare: async (dir) => copyTemplate(await makePostgresTemplate(), ownedDir(join(dir, 'data'), 'postgres')),
+    prepare: postgresData,
     ready: (dir) => {
       // postmaster.pid's 8th line says "ready" once it accepts queries
       try {
@@ -545,27 +556,20 @@ export function startPostgres(): Promise<RunningServer> {
 
 // mariadb -----------------------------------------------------------------
 
-let mariadbTemplate: Promise<string> | undefined;
 const MARIADB_SETTINGS = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--skip-log-bin', '--skip-name-resolve', '--performance-schema=OFF'];
 
-/** mariadb-install-db once per test process, with user `tka` allowed from anywhere. */
-function makeMariadbTemplate(): Promise<string> {
-  mariadbTemplate ??= (async () => {
-    const dir = ownedDir(join(processDir(), 'mariadb-template'), 'mysql');
-    const data = join(dir, 'data');
-    await runAs('mysql', [tools.mariadbInstall!, '--no-defaults', `--datadir=${data}`, '--skip-test-db', '--auth-root-authentication-method=normal', ...MARIADB_SETTINGS]);
-    const sql = [
-      'USE mysql;',
-      'FLUSH PRIVILEGES;',
-      `CREATE USER 'tka'@'%' IDENTIFIED BY '${PASSWORD}';`,
-      "GRANT ALL ON *.* TO 'tka'@'%';",
-      'CREATE DATABASE tka;',
-    ].join('\n');
-    await runAs('mysql', [tools.mariadbd!, '--no-defaults', '--bootstrap', `--datadir=${data}`, ...MARIADB_SETTINGS], sql);
-    return data;
-  })();
-  return mariadbTemplate;
-}
+/** The system tables, with user `tka` allowed from anywhere and its database. */
+const mariadbData = fromTemplate('mariadb', async (data) => {
+  await runAs('mysql', [tools.mariadbInstall!, '--no-defaults', `--datadir=${data}`, '--skip-test-db', '--auth-root-authentication-method=normal', ...MARIADB_SETTINGS]);
+  const sql = [
+    'USE mysql;',
+    'FLUSH PRIVILEGES;',
+    `CREATE USER 'tka'@'%' IDENTIFIED BY '${PASSWORD}';`,
+    "GRANT ALL ON *.* TO 'tka'@'%';",
+    'CREATE DATABASE tka;',
+  ].join('\n');
+  await runAs('mysql', [tools.mariadbd!, '--no-defaults', '--bootstrap', `--datadir=${data}`, ...MARIADB_SETTINGS], sql);
+});
 
 /** A private MariaDB: user tka, password PASSWORD, database tka. */
 export function startMariadb(): Promise<RunningServer> {
@@ -574,7 +578,7 @@ export function startMariadb(): Promise<RunningServer> {
     user: 'tka',
     password: PASSWORD,
     database: 'tka',
-    prepare: async (dir) => copyTemplate(await makeMariadbTemplate(), ownedDir(join(dir, 'data'), 'mysql')),
+    prepare: mariadbData,
     command: (address, port, dir) => [
       tools.mariadbd!,
       '--no-defaults',
