@@ -348,7 +348,8 @@ function table(all: Row[]): string {
   return lines.join('\n');
 }
 
-describe.skipIf(!runnable.includes('pg'))('pg and its heartbeat', () => {
+const postgresSkipped = serverSkipReason('postgres');
+describe.skipIf(postgresSkipped)(`pg and its heartbeat${postgresSkipped ? ` (skipped: ${postgresSkipped})` : ''}`, () => {
   it('pg never warned of a query sent while another runs: one PING at a time, none while a request is in flight', () => {
     expect(warnings.filter((message) => message.includes('already executing a query'))).toEqual([]);
   });
