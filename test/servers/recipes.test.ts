@@ -264,7 +264,8 @@ async function runDeath(driver: Driver, death: Death): Promise<Row[]> {
       if (rowDeath === 'long-command') track(observation, client.long());
     }
     if (death === 'long-command') {
-      await Promise.all(requests);
+      // Bounded: a client killed mid-command may retry it forever (ioredis does).
+      await Promise.race([Promise.all(requests), sleep(LONG_COMMAND_MS + 5000)]);
       await sleep(1000);
     } else {
       const deadline = diedAt + WATCH_MS;
