@@ -16,7 +16,12 @@ export {
   SETUP_NAMES,
   DEFAULT_TIMINGS,
   PASSING,
+  SAMPLE_EVERY_MS,
+  budgetFor,
+  drillTitle,
 } from './scenarios';
-export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './scenarios';
+export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict, TimelineEvent, TimelineKind } from './scenarios';
+export { renderTimeline } from './drill/timeline-svg';
+export type { TimelineRow, TimelineOptions } from './drill/timeline-svg';
 export { killAll, liveChildren } from './children';
 export { hasNetAdmin, namespaceSupport } from './privilege';

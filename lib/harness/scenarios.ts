@@ -6,11 +6,14 @@ import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { setKeepAlive } from '../keepalive';
+import { tcpInfo } from '../info';
 import { track } from './children';
 import { heartbeat as startHeartbeat, keepAlive, type Heartbeat, type Monitor } from '../heartbeat';
 import { FRAMING } from './protocol';
 import { cannotCause, startPeer, type Death, type Peer } from './peer';
 import { namespacePrefix, namespaceSupport } from './privilege';
+import { renderTimeline } from './drill/timeline-svg';
+import { writeFile } from 'node:fs/promises';
 
 export type Scenario = Death | 'slow';
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
@@ -72,7 +75,30 @@ export interface DrillRow {
   diedAt: number | null;
   /** Date.now() at the detection */
   detectedAt: number | null;
+  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none */
+  budgetMs: number | null;
+  /** what happened on this connection from the death on, in time order */
+  events: TimelineEvent[];
   verdict: Verdict;
+}
+
+/**
+ * death: t = 0. probe: the kernel sent a keepalive probe (answered: the
+ * peer's kernel ACKed it). retransmit: the kernel resent unacknowledged
+ * data. ping / pong: a heartbeat PING sent, its answer received. noticed:
+ * the client learnt of the death (code: how). not-noticed: the drill
+ * stopped waiting.
+ */
+export type TimelineKind = 'death' | 'probe' | 'retransmit' | 'ping' | 'pong' | 'noticed' | 'not-noticed';
+
+export interface TimelineEvent {
+  /** ms from the death */
+  t: number;
+  kind: TimelineKind;
+  /** noticed: the error code or event, as in the row's `how` */
+  code?: string;
+  /** probe: the peer's kernel acknowledged it */
+  answered?: boolean;
 }
 
 export type Progress =
@@ -90,6 +116,8 @@ export interface DrillOptions extends Partial<Timings> {
   onProgress?: (progress: Progress) => void;
   /** false: never re-run in a user+network namespace, skip instead */
   namespace?: boolean;
+  /** a file to write the timeline of every row to, as SVG */
+  svg?: string;
 }
 
 const ceilSeconds = (ms: number) => Math.ceil(ms / 1000) * 1000;
@@ -176,11 +204,104 @@ interface Client {
   noticed: Promise<void>;
   diedAt: number | null;
   finished: boolean;
+  /** Date.now() of each PING, PONG and kernel probe or retransmission seen */
+  seen: { at: number; kind: 'probe' | 'retransmit' | 'ping' | 'pong'; answered?: boolean }[];
+  kernel: KernelSample | null;
+}
+
+/** The last TCP_INFO reading of a client's socket, to tell what the kernel sent since. */
+interface KernelSample {
+  at: number;
+  probes: number;
+  retransmits: number;
+  lastAckAt: number | null;
+}
+
+/** ms of silence after which the set-up gives up, by its settings; null: it never does. */
+export function budgetFor(setup: Setup, t: Timings): number | null {
+  const b = budgets(t);
+  if (setup === 'kernel') return b.kernel;
+  if (setup === 'heartbeat') return b.heartbeat;
+  if (setup === 'both') return Math.min(b.kernel, b.heartbeat);
+  return null;
 }
 
 function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string): DrillRow {
-  const row = { scenario, setup, expectedMs: expectedMs(scenario, setup, t), measuredMs: null, detected: false, how: null, skipped: reason, diedAt: null, detectedAt: null };
+  const row = {
+    scenario,
+    setup,
+    expectedMs: expectedMs(scenario, setup, t),
+    measuredMs: null,
+    detected: false,
+    how: null,
+    skipped: reason,
+    diedAt: null,
+    detectedAt: null,
+    budgetMs: budgetFor(setup, t),
+    events: [],
+  };
   return { ...row, verdict: judge(row) };
+}
+
+/** How often the drill reads TCP_INFO: ticks on the timeline are within half of this (plus event-loop delay). */
+export const SAMPLE_EVERY_MS = 20;
+/**
+ * An ACK this long after anything we sent or received answers no data: the
+ * peer's kernel answering a keepalive probe. (Delayed ACKs for data come
+ * within 200 ms; keepalive waits at least 1 s of silence.)
+ */
+const BARE_ACK_AFTER_MS = 250;
+
+/**
+ * Reads TCP_INFO and records what the kernel sent since the last reading:
+ * each rise of `probes` (unanswered keepalive probes) or `retransmits` is one
+ * more, dated halfway between the readings; an ACK that answers no data is a
+ * probe the peer's kernel answered (the counter went up and down between two
+ * readings), dated by `lastAckRecvMs`.
+ */
+function sampleKernel(client: Client): void {
+  if (client.finished || client.socket.destroyed) return;
+  let info;
+  try {
+    info = tcpInfo(client.socket);
+  } catch {
+    return; // closed under us: nothing more to see
+  }
+  const now = Date.now();
+  const ago = (ms: number | null) => (ms === null ? null : now - ms);
+  const sample: KernelSample = { at: now, probes: info.probes ?? 0, retransmits: info.retransmits ?? 0, lastAckAt: ago(info.lastAckRecvMs) };
+  const previous = client.kernel;
+  client.kernel = sample;
+  if (!previous) return;
+  const between = Math.round((previous.at + now) / 2);
+  for (let n = previous.probes; n < sample.probes; n++) client.seen.push({ at: between, kind: 'probe' });
+  for (let n = previous.retransmits; n < sample.retransmits; n++) client.seen.push({ at: between, kind: 'retransmit' });
+  const ackAt = sample.lastAckAt;
+  const sentAt = ago(info.lastDataSentMs);
+  const receivedAt = ago(info.lastDataRecvMs);
+  // Still established (Linux's TCP_ESTABLISHED is 1): the ACK on a FIN answers no data either.
+  const established = info.state === 1;
+  // The margin covers the kernel's jiffy-granular lastAckRecvMs.
+  const newAck = ackAt !== null && previous.lastAckAt !== null && ackAt > previous.lastAckAt + SAMPLE_EVERY_MS;
+  if (newAck && established && sample.probes === 0) {
+    const bare = [sentAt, receivedAt].every((at) => at === null || ackAt - at >= BARE_ACK_AFTER_MS);
+    if (bare) client.seen.push({ at: ackAt, kind: 'probe', answered: true });
+  }
+}
+
+/** The row's timeline: the death, what was sent and heard after it, and the detection or the end of the wait. */
+function timeline(client: Client, seen: { at: number; how: string } | null, waitedUntil: number): TimelineEvent[] {
+  const died = client.diedAt;
+  if (died === null) return [];
+  const events: TimelineEvent[] = [{ t: 0, kind: 'death' }];
+  const end = seen?.at ?? waitedUntil;
+  for (const e of client.seen) {
+    if (e.at < died || e.at > end) continue;
+    events.push(e.answered ? { t: e.at - died, kind: e.kind, answered: true } : { t: e.at - died, kind: e.kind });
+  }
+  events.push(seen ? { t: seen.at - died, kind: 'noticed', code: seen.how } : { t: waitedUntil - died, kind: 'not-noticed' });
+  // A false alarm is noticed before the death: sort keeps time order.
+  return events.sort((a, b) => a.t - b.t);
 }
 
 async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
@@ -201,7 +322,9 @@ async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Clie
       heartbeat = keepAlive(socket, { ...t, fallback: 'always', heartbeat: { framing: FRAMING } }).heartbeat;
       break;
   }
-  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false };
+  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false, seen: [], kernel: null };
+  heartbeat?.on('ping', () => client.seen.push({ at: Date.now(), kind: 'ping' }));
+  heartbeat?.on('pong', () => client.seen.push({ at: Date.now(), kind: 'pong' }));
   client.noticed = new Promise<void>((resolve) => {
     const note = (how: string) => {
       // The harness closing the socket after the bound is no detection.
@@ -272,6 +395,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const rows = new Map<Setup, DrillRow>();
   const peer = await startPeer();
   const clients: Client[] = [];
+  const sampler = setInterval(() => clients.forEach(sampleKernel), SAMPLE_EVERY_MS);
   try {
     for (const setup of setups) clients.push(await connectClient(peer, setup, t));
     await peer.waitForConnections(clients.length);
@@ -304,6 +428,9 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
       new Promise<void>((resolve) => (bounded = setTimeout(resolve, timeLeft))),
     ]);
     clearTimeout(bounded);
+    const waitedUntil = Date.now();
+    // The last readings: what the kernel did up to the detection.
+    clients.forEach(sampleKernel);
 
     for (const client of clients) {
       const died = client.diedAt;
@@ -318,10 +445,13 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
         skipped: false as const,
         diedAt: died,
         detectedAt: seen?.at ?? null,
+        budgetMs: budgetFor(client.setup, t),
+        events: timeline(client, seen, waitedUntil),
       };
       rows.set(client.setup, { ...row, verdict: judge(row) });
     }
   } finally {
+    clearInterval(sampler);
     for (const client of clients) {
       client.finished = true;
       client.heartbeat?.stop();
@@ -399,5 +529,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   ]);
   const all = [...results.flat(), ...skipped];
   const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + SETUP_NAMES.indexOf(row.setup);
-  return all.sort((a, b) => order(a) - order(b));
+  const rows = all.sort((a, b) => order(a) - order(b));
+  if (options.svg) await writeFile(options.svg, renderTimeline(rows, { title: drillTitle(t) }));
+  return rows;
+}
+
+/** One line naming the settings, for the picture. */
+export function drillTitle(t: Timings): string {
+  return `tcp-keepalive drill: idle ${t.idle} ms, interval ${t.interval} ms, count ${t.count}`;
 }
