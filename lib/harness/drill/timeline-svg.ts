@@ -31,7 +31,12 @@ const PLOT_LEFT = 200;
 const PLOT_RIGHT = WIDTH - 24;
 const LANE = 24;
 const MARK = 5;
+/** px the label "not noticed" takes, at the font size used */
+const NOT_NOTICED_WIDTH = 84;
 const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+
+/** A white outline behind text, so lines it crosses do not cut through the letters. */
+const HALO = 'stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"';
 
 const escape = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -75,7 +80,10 @@ const LEGEND: { label: string; draw: (x: number, y: number) => string }[] = [
   { label: 'heartbeat PING sent', draw: (x, y) => marker('ping', x, y) },
   { label: 'PONG received', draw: (x, y) => marker('pong', x, y) },
   { label: 'noticed, and how', draw: (x, y) => cross(x, y) },
-  { label: 'not noticed', draw: (x, y) => `<path d="M${x - 9} ${y}H${x + 9}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/>` },
+  {
+    label: 'not noticed by the end of the wait',
+    draw: (x, y) => `<path d="M${x - 9} ${y}H${x + 7}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/><path d="M${x + 8} ${y - 6}V${y + 6}" stroke="${COLOR.muted}" stroke-width="2"/>`,
+  },
   { label: 'budget (idle + interval × count)', draw: (x, y) => `<path d="M${x} ${y - 8}V${y + 8}" stroke="${COLOR.text}" stroke-width="1.5" stroke-dasharray="3 2"/>` },
 ];
 
@@ -100,9 +108,14 @@ function legend(top: number): { svg: string; height: number } {
  */
 export function renderTimeline(rows: readonly TimelineRow[], options: TimelineOptions = {}): string {
   const times = rows.flatMap((row) => [...row.events.map((e) => e.t), row.budgetMs ?? 0]);
-  const step = tickStep(Math.max(1000, ...times) - Math.min(0, ...times));
-  const start = Math.floor(Math.min(0, ...times) / step) * step;
-  const end = Math.max(step, Math.ceil(Math.max(1000, ...times) / step) * step);
+  const earliest = Math.min(0, ...times);
+  const latest = Math.max(1000, ...times);
+  const plotWidth = PLOT_RIGHT - PLOT_LEFT;
+  // Room right of the latest event for the words "not noticed".
+  const wanted = earliest + ((latest - earliest) * plotWidth) / (plotWidth - NOT_NOTICED_WIDTH);
+  const step = tickStep(wanted - earliest);
+  const start = Math.floor(earliest / step) * step;
+  const end = Math.ceil(wanted / 100) * 100;
   const x = (t: number) => +(PLOT_LEFT + ((t - start) / (end - start)) * (PLOT_RIGHT - PLOT_LEFT)).toFixed(1);
 
   const title = options.title ?? 'tcp-keepalive drill';
@@ -113,14 +126,14 @@ export function renderTimeline(rows: readonly TimelineRow[], options: TimelineOp
   const height = lanesBottom + 44;
 
   const grid: string[] = [];
-  for (let t = start; t <= end; t += step) {
+  for (let t = start; t <= end + 1e-9; t += step) {
     grid.push(`<path d="M${x(t)} ${lanesTop}V${lanesBottom}" stroke="${COLOR.grid}"/>`);
     grid.push(`<text x="${x(t)}" y="${lanesBottom + 16}" text-anchor="middle" fill="${COLOR.muted}">${t / 1000} s</text>`);
   }
   const axisLabel = `<text x="${(PLOT_LEFT + PLOT_RIGHT) / 2}" y="${lanesBottom + 34}" text-anchor="middle" fill="${COLOR.muted}">time since the death</text>`;
 
-  const lanes = rows.map((row, i) => lane(row, lanesTop + i * LANE, i === 0 || rows[i - 1].scenario !== row.scenario, x, end));
-  const death = `<g class="death"><path d="M${x(0)} ${lanesTop - 6}V${lanesBottom}" stroke="${COLOR.text}" stroke-width="2"/><text x="${x(0)}" y="${lanesTop - 9}" text-anchor="middle" font-weight="bold">death</text></g>`;
+  const lanes = rows.map((row, i) => lane(row, lanesTop + i * LANE, i === 0 || rows[i - 1].scenario !== row.scenario, x));
+  const death = `<g class="death-label"><path d="M${x(0)} ${lanesTop - 6}V${lanesTop}" stroke="${COLOR.text}" stroke-width="2"/><text x="${x(0)}" y="${lanesTop - 9}" text-anchor="middle" font-weight="bold">death</text></g>`;
 
   const description = `${rows.length} lanes, one per scenario and set-up; time runs from the death (t = 0) to ${end / 1000} s.`;
   return [
@@ -139,7 +152,7 @@ export function renderTimeline(rows: readonly TimelineRow[], options: TimelineOp
   ].join('\n');
 }
 
-function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: number) => number, end: number): string {
+function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: number) => number): string {
   const mid = top + LANE / 2;
   const parts: string[] = [];
   if (firstOfScenario) {
@@ -155,16 +168,16 @@ function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: nu
   }
 
   const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed');
-  // The connection as the client saw it: open until it noticed; dashed on when it never did.
+  // The connection as the client saw it: open until it noticed; dashed to the end of the wait when it never did.
   if (ended?.kind === 'noticed') {
     parts.push(`<path d="M${x(Math.min(0, ended.t))} ${mid}H${x(ended.t)}" stroke="#9e9e9e" stroke-width="2"/>`);
   } else if (ended) {
-    parts.push(`<path d="M${x(0)} ${mid}H${x(end)}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/>`);
+    parts.push(`<path d="M${x(0)} ${mid}H${x(ended.t)}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/>`);
   }
   if (row.budgetMs !== null) {
     parts.push(`<path class="budget" data-t="${row.budgetMs}" d="M${x(row.budgetMs)} ${top}V${top + LANE}" stroke="${COLOR.text}" stroke-width="1.5" stroke-dasharray="3 2"/>`);
   }
-  for (const event of row.events) parts.push(eventMark(event, x, mid, end));
+  for (const event of row.events) parts.push(eventMark(event, x, mid));
   return group(row, top, parts);
 }
 
@@ -172,13 +185,14 @@ function group(row: TimelineRow, top: number, parts: string[]): string {
   return `<g class="lane" data-scenario="${escape(row.scenario)}" data-setup="${escape(row.setup)}" data-top="${top}">${parts.join('')}</g>`;
 }
 
-function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number, end: number): string {
+function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number): string {
   const at = x(event.t);
   const tip = (what: string) => `<title>${escape(what)} at ${seconds(event.t)}</title>`;
   const open = (extra = '') => `<g class="event ${event.kind}" data-t="${event.t}"${extra}>`;
   switch (event.kind) {
     case 'death':
-      return ''; // drawn once, across every lane
+      // Each lane's piece of one line across the chart.
+      return `${open()}<path d="M${at} ${mid - LANE / 2}V${mid + LANE / 2}" stroke="${COLOR.text}" stroke-width="2"/>${tip('death')}</g>`;
     // The kernel's packets above the lane, the heartbeat's below.
     case 'probe':
       return `${open(event.answered ? ' data-answered="true"' : '')}${marker('probe', at, mid - 6, event.answered)}${tip(event.answered ? 'keepalive probe, answered' : 'keepalive probe')}</g>`;
@@ -192,11 +206,11 @@ function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number, 
       const label = `${event.t < 0 ? 'false alarm: ' : ''}${event.code ?? 'noticed'} ${seconds(event.t)}`;
       // Near the right edge the label goes to the left of the cross.
       const right = at < PLOT_RIGHT - 190;
-      const text = `<text x="${right ? at + 11 : at - 11}" y="${mid + 4}" text-anchor="${right ? 'start' : 'end'}" font-weight="bold">${escape(label)}</text>`;
+      const text = `<text x="${right ? at + 11 : at - 11}" y="${mid + 4}" text-anchor="${right ? 'start' : 'end'}" font-weight="bold" ${HALO}>${escape(label)}</text>`;
       return `${open(` data-code="${escape(event.code ?? '')}"`)}${cross(at, mid)}${text}${tip(`noticed (${event.code ?? ''})`)}</g>`;
     }
     case 'not-noticed':
-      // A white halo keeps the words legible over the dashed line and any late marker.
-      return `${open()}<text x="${x(end) - 2}" y="${mid + 4}" text-anchor="end" font-style="italic" fill="${COLOR.muted}" stroke="#ffffff" stroke-width="4" paint-order="stroke">not noticed</text>${tip('still not noticed')}</g>`;
+      // Where the drill stopped waiting: a bar, and the words after it.
+      return `${open()}<path d="M${at} ${mid - 6}V${mid + 6}" stroke="${COLOR.muted}" stroke-width="2"/><text x="${at + 6}" y="${mid + 4}" font-style="italic" fill="${COLOR.muted}">not noticed</text>${tip('the drill stopped waiting: not noticed')}</g>`;
   }
 }
