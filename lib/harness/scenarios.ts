@@ -3,8 +3,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { access, constants, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../keepalive';
 import { tcpInfo } from '../info';
 import { track } from './children';
@@ -13,7 +14,6 @@ import { FRAMING } from './protocol';
 import { cannotCause, startPeer, type Death, type Peer } from './peer';
 import { namespacePrefix, namespaceSupport } from './privilege';
 import { renderTimeline } from './drill/timeline-svg';
-import { writeFile } from 'node:fs/promises';
 
 export type Scenario = Death | 'slow';
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
@@ -503,6 +503,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const t = resolveTimings(options);
   const scenarios = options.scenarios ?? SCENARIO_NAMES;
   const setups = options.setups ?? SETUP_NAMES;
+  // A picture that cannot be written fails now, not after the whole drill.
+  if (options.svg !== undefined) await access(dirname(resolve(options.svg)), constants.W_OK);
   const here: Scenario[] = [];
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];

@@ -84,14 +84,10 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
   beforeAll(async () => {
     // idle 1 s, interval 1 s, count 2: a 3 s budget; the drill waits 9 s for what is not noticed.
     const args = ['drill', '--json', '--svg', svgFile, '--scenario', 'blackhole,hang', '--idle', '1s', '--interval', '1000', '--count', '2'];
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (error, out, err) => {
-        // Exit status 1 (a set-up late on a loaded machine) still draws the picture; anything else is a failure.
-        if (error && (error as { code?: unknown }).code !== 1) reject(new Error(`${error.message}\n${err}`));
-        else resolve(out);
-      });
-    });
-    rows = JSON.parse(stdout) as DrillRow[];
+    const run = await runCli(args);
+    // Exit status 1 (a set-up late on a loaded machine) still draws the picture; anything else is a failure.
+    if (run.code !== 0 && run.code !== 1) throw new Error(`drill exited with ${run.code}: ${run.stderr}`);
+    rows = JSON.parse(run.stdout) as DrillRow[];
     svg = readFileSync(svgFile, 'utf8');
     lanes = lanesOf(svg);
   }, 90_000);
@@ -188,6 +184,38 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
     expect(near('#0072B2')).toBeGreaterThan(20);
     expect(near('#CC79A7')).toBeGreaterThan(20);
   }, 90_000);
+});
+
+/** Runs the built CLI; resolves with its exit status and output. */
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe.skipIf(!isLinux)('drill --svg, any privilege', () => {
+  it('reset: a picture with its four lanes, each noticed with ECONNRESET at the measured time', async () => {
+    const file = join(work, 'reset.svg');
+    const run = await runCli(['drill', '--json', '--svg', file, '--scenario', 'reset']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as DrillRow[];
+    const svg = readFileSync(file, 'utf8');
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const lanes = lanesOf(svg);
+    expect(lanes.map((l) => l.setup)).toEqual(['nothing', 'kernel', 'heartbeat', 'both']);
+    lanes.forEach((lane, i) => {
+      expect(lane.events.at(-1)).toEqual({ kind: 'noticed', t: rows[i].measuredMs, code: 'ECONNRESET', answered: false });
+    });
+  });
+
+  it('a file it cannot write fails at once with the system error, before any peer dies', async () => {
+    const run = await runCli(['drill', '--svg', join(work, 'no-such-dir', 'x.svg'), '--scenario', 'reset']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/ENOENT: no such file or directory, access '.*no-such-dir'/);
+    expect(run.stderr).not.toMatch(/the peer died/);
+  });
 });
 
 describe('renderTimeline', () => {
