@@ -16,9 +16,6 @@ export {
   SETUP_NAMES,
   DEFAULT_TIMINGS,
   PASSING,
-  SAMPLE_EVERY_MS,
-  budgetFor,
-  drillTitle,
 } from './scenarios';
 export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict, TimelineEvent, TimelineKind } from './scenarios';
 export { renderTimeline } from './drill/timeline-svg';

@@ -206,7 +206,8 @@ interface Client {
   finished: boolean;
   /** Date.now() of each PING, PONG and kernel probe or retransmission seen */
   seen: { at: number; kind: 'probe' | 'retransmit' | 'ping' | 'pong'; answered?: boolean }[];
-  kernel: KernelSample | null;
+  /** the last TCP_INFO reading; 'unreadable' once the socket (or platform) gave none */
+  kernel: KernelSample | null | 'unreadable';
 }
 
 /** The last TCP_INFO reading of a client's socket, to tell what the kernel sent since. */
@@ -218,7 +219,7 @@ interface KernelSample {
 }
 
 /** ms of silence after which the set-up gives up, by its settings; null: it never does. */
-export function budgetFor(setup: Setup, t: Timings): number | null {
+function budgetFor(setup: Setup, t: Timings): number | null {
   const b = budgets(t);
   if (setup === 'kernel') return b.kernel;
   if (setup === 'heartbeat') return b.heartbeat;
@@ -244,7 +245,7 @@ function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string
 }
 
 /** How often the drill reads TCP_INFO: ticks on the timeline are within half of this (plus event-loop delay). */
-export const SAMPLE_EVERY_MS = 20;
+const SAMPLE_EVERY_MS = 20;
 /**
  * An ACK this long after anything we sent or received answers no data: the
  * peer's kernel answering a keepalive probe. (Delayed ACKs for data come
@@ -260,12 +261,14 @@ const BARE_ACK_AFTER_MS = 250;
  * readings), dated by `lastAckRecvMs`.
  */
 function sampleKernel(client: Client): void {
-  if (client.finished || client.socket.destroyed) return;
+  if (client.finished || client.socket.destroyed || client.kernel === 'unreadable') return;
   let info;
   try {
     info = tcpInfo(client.socket);
   } catch {
-    return; // closed under us: nothing more to see
+    // Closed under us, or a platform without TCP_INFO: nothing more to see.
+    client.kernel = 'unreadable';
+    return;
   }
   const now = Date.now();
   const ago = (ms: number | null) => (ms === null ? null : now - ms);
@@ -537,6 +540,6 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
 }
 
 /** One line naming the settings, for the picture. */
-export function drillTitle(t: Timings): string {
+function drillTitle(t: Timings): string {
   return `tcp-keepalive drill: idle ${t.idle} ms, interval ${t.interval} ms, count ${t.count}`;
 }
