@@ -16,8 +16,8 @@ export {
   SETUP_NAMES,
   DEFAULT_TIMINGS,
   PASSING,
-} from './scenarios';
-export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict, TimelineEvent, TimelineKind } from './scenarios';
+} from './drill/scenarios';
+export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict, TimelineEvent, TimelineKind } from './drill/scenarios';
 export { renderTimeline } from './drill/timeline-svg';
 export type { TimelineRow, TimelineOptions } from './drill/timeline-svg';
 export { killAll, liveChildren } from './children';
