@@ -9,7 +9,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasNetAdmin, killAll, namespaceSupport, renderTimeline, type DrillRow, type TimelineEvent } from '../../lib/harness';
-import { BIN as cli } from '../support/paths';
+import { run } from '../support/cli';
 import { isLinux } from '../support/sockets';
 
 const work = mkdtempSync(join(tmpdir(), 'tcp-keepalive-svg-'));
@@ -83,10 +83,10 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
   beforeAll(async () => {
     // idle 1 s, interval 1 s, count 2: a 3 s budget; the drill waits 9 s for what is not noticed.
     const args = ['drill', '--json', '--svg', svgFile, '--scenario', 'blackhole,hang', '--idle', '1s', '--interval', '1000', '--count', '2'];
-    const run = await runCli(args);
+    const drill = await run(args);
     // Exit status 1 (a set-up late on a loaded machine) still draws the picture; anything else is a failure.
-    if (run.code !== 0 && run.code !== 1) throw new Error(`drill exited with ${run.code}: ${run.stderr}`);
-    rows = JSON.parse(run.stdout) as DrillRow[];
+    if (drill.code !== 0 && drill.code !== 1) throw new Error(`drill exited with ${drill.code}: ${drill.stderr}`);
+    rows = JSON.parse(drill.stdout) as DrillRow[];
     svg = readFileSync(svgFile, 'utf8');
     lanes = lanesOf(svg);
   }, 90_000);
@@ -185,21 +185,12 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
   }, 90_000);
 });
 
-/** Runs the built CLI; resolves with its exit status and output. */
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 describe.skipIf(!isLinux)('drill --svg, any privilege', () => {
   it('reset: a picture with its four lanes, each noticed with ECONNRESET at the measured time', async () => {
     const file = join(work, 'reset.svg');
-    const run = await runCli(['drill', '--json', '--svg', file, '--scenario', 'reset']);
-    expect(run.code, run.stderr).toBe(0);
-    const rows = JSON.parse(run.stdout) as DrillRow[];
+    const drill = await run(['drill', '--json', '--svg', file, '--scenario', 'reset']);
+    expect(drill.code, drill.stderr).toBe(0);
+    const rows = JSON.parse(drill.stdout) as DrillRow[];
     const svg = readFileSync(file, 'utf8');
     expect(XMLValidator.validate(svg)).toBe(true);
     const lanes = lanesOf(svg);
@@ -210,10 +201,10 @@ describe.skipIf(!isLinux)('drill --svg, any privilege', () => {
   });
 
   it('a file it cannot write fails at once with the system error, before any peer dies', async () => {
-    const run = await runCli(['drill', '--svg', join(work, 'no-such-dir', 'x.svg'), '--scenario', 'reset']);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/ENOENT: no such file or directory, access '.*no-such-dir'/);
-    expect(run.stderr).not.toMatch(/the peer died/);
+    const drill = await run(['drill', '--svg', join(work, 'no-such-dir', 'x.svg'), '--scenario', 'reset']);
+    expect(drill.code).toBe(1);
+    expect(drill.stderr).toMatch(/ENOENT: no such file or directory, access '.*no-such-dir'/);
+    expect(drill.stderr).not.toMatch(/the peer died/);
   });
 });
 
