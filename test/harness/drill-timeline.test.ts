@@ -131,9 +131,13 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
     const probes = kinds(r.events, 'probe');
     expect(probes).toHaveLength(2);
     expect(probes.every((p) => !p.answered && p.t < noticed.t)).toBe(true);
-    // The kernel's interval, and the one after the last probe before it gives up: 1 s each, ticks within 50 ms plus scheduling.
-    expect(Math.abs(probes[1].t - probes[0].t - 1000)).toBeLessThan(150);
-    expect(Math.abs(noticed.t - probes[1].t - 1000)).toBeLessThan(150);
+    // Each tick within 50 ms: the readings came at least every 100 ms even on a loaded machine.
+    for (const probe of probes) expect(probe.within).toBeLessThanOrEqual(50);
+    // The kernel's interval, and the one after the last probe before it gives up: 1 s each, as far as the
+    // ticks' own uncertainty and the kernel's timer slack (up to 64 ms for a 1 s timer) allow.
+    const slack = 100 + probes[0].within! + probes[1].within!;
+    expect(Math.abs(probes[1].t - probes[0].t - 1000)).toBeLessThanOrEqual(slack);
+    expect(Math.abs(noticed.t - probes[1].t - 1000)).toBeLessThanOrEqual(slack);
     // The picture: 2 probe marks left of the ETIMEDOUT cross.
     const drawn = lane('blackhole', 'kernel').events;
     expect(kinds(drawn, 'probe').filter((p) => p.t < kinds(drawn, 'noticed')[0].t)).toHaveLength(2);

@@ -98,6 +98,8 @@ export interface TimelineEvent {
   code?: string;
   /** probe: the peer's kernel acknowledged it */
   answered?: boolean;
+  /** probe, retransmit: seen between two TCP_INFO readings, so `t` is right within this many ms either way */
+  within?: number;
 }
 
 export type Progress =
@@ -204,10 +206,13 @@ interface Client {
   diedAt: number | null;
   finished: boolean;
   /** Date.now() of each PING, PONG and kernel probe or retransmission seen */
-  seen: { at: number; kind: 'probe' | 'retransmit' | 'ping' | 'pong'; answered?: boolean }[];
+  seen: Seen[];
   /** the last TCP_INFO reading; 'unreadable' once the socket (or platform) gave none */
   kernel: KernelSample | null | 'unreadable';
 }
+
+/** An event as it happened, on Date.now()'s clock. */
+type Seen = Omit<TimelineEvent, 't' | 'kind' | 'code'> & { at: number; kind: 'probe' | 'retransmit' | 'ping' | 'pong' };
 
 /** The last TCP_INFO reading of a client's socket, to tell what the kernel sent since. */
 interface KernelSample {
@@ -275,9 +280,9 @@ function sampleKernel(client: Client): void {
   const previous = client.kernel;
   client.kernel = sample;
   if (!previous) return;
-  const between = Math.round((previous.at + now) / 2);
-  for (let n = previous.probes; n < sample.probes; n++) client.seen.push({ at: between, kind: 'probe' });
-  for (let n = previous.retransmits; n < sample.retransmits; n++) client.seen.push({ at: between, kind: 'retransmit' });
+  const between = { at: Math.round((previous.at + now) / 2), within: Math.ceil((now - previous.at) / 2) };
+  for (let n = previous.probes; n < sample.probes; n++) client.seen.push({ kind: 'probe', ...between });
+  for (let n = previous.retransmits; n < sample.retransmits; n++) client.seen.push({ kind: 'retransmit', ...between });
   const ackAt = sample.lastAckAt;
   const sentAt = ago(info.lastDataSentMs);
   const receivedAt = ago(info.lastDataRecvMs);
@@ -291,7 +296,9 @@ function sampleKernel(client: Client): void {
     // Probes the last reading caught outstanding (a loaded machine delays the ACK) were answered now;
     // else the probe went out and was answered between two readings.
     const outstanding = client.seen.filter((e) => e.kind === 'probe' && !e.answered).slice(-previous.probes);
-    if (previous.probes > 0) outstanding.forEach((probe) => (probe.answered = true));
+    if (previous.probes > 0) {
+      for (const probe of outstanding) probe.answered = true;
+    }
     else client.seen.push({ at: ackAt, kind: 'probe', answered: true });
   }
 }
@@ -304,7 +311,8 @@ function timeline(client: Client, seen: { at: number; how: string } | null, wait
   const end = seen?.at ?? waitedUntil;
   for (const e of client.seen) {
     if (e.at < died || e.at > end) continue;
-    events.push(e.answered ? { t: e.at - died, kind: e.kind, answered: true } : { t: e.at - died, kind: e.kind });
+    const { at, ...rest } = e;
+    events.push({ t: at - died, ...rest });
   }
   events.push(seen ? { t: seen.at - died, kind: 'noticed', code: seen.how } : { t: waitedUntil - died, kind: 'not-noticed' });
   // A false alarm is noticed before the death: sort keeps time order.

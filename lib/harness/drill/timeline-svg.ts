@@ -187,7 +187,8 @@ function group(row: TimelineRow, top: number, parts: string[]): string {
 
 function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number): string {
   const at = x(event.t);
-  const tip = (what: string) => `<title>${escape(what)} at ${seconds(event.t)}</title>`;
+  const within = event.within === undefined ? '' : ` (± ${event.within} ms)`;
+  const tip = (what: string) => `<title>${escape(what)} at ${seconds(event.t)}${within}</title>`;
   const open = (extra = '') => `<g class="event ${event.kind}" data-t="${event.t}"${extra}>`;
   switch (event.kind) {
     case 'death':
