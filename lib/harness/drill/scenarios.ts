@@ -6,12 +6,12 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
-import { tcpInfo } from '../../kernel/tcp-info';
 import { track } from '../children';
 import { heartbeat as startHeartbeat, keepAlive, type Heartbeat, type Monitor } from '../../heartbeat';
 import { FRAMING } from '../protocol';
 import { cannotCause, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
+import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
 import { renderTimeline } from './timeline-svg';
 
 export type Scenario = Death | 'slow';
@@ -79,27 +79,6 @@ export interface DrillRow {
   /** what happened on this connection from the death on, in time order */
   events: TimelineEvent[];
   verdict: Verdict;
-}
-
-/**
- * death: t = 0. probe: the kernel sent a keepalive probe (answered: the
- * peer's kernel ACKed it). retransmit: the kernel resent unacknowledged
- * data. ping / pong: a heartbeat PING sent, its answer received. noticed:
- * the client learnt of the death (code: how). not-noticed: the drill
- * stopped waiting.
- */
-export type TimelineKind = 'death' | 'probe' | 'retransmit' | 'ping' | 'pong' | 'noticed' | 'not-noticed';
-
-export interface TimelineEvent {
-  /** ms from the death */
-  t: number;
-  kind: TimelineKind;
-  /** noticed: the error code or event, as in the row's `how` */
-  code?: string;
-  /** probe: the peer's kernel acknowledged it */
-  answered?: boolean;
-  /** probe, retransmit: seen between two TCP_INFO readings, so `t` is right within this many ms either way */
-  within?: number;
 }
 
 export type Progress =
@@ -205,21 +184,8 @@ interface Client {
   noticed: Promise<void>;
   diedAt: number | null;
   finished: boolean;
-  /** Date.now() of each PING, PONG and kernel probe or retransmission seen */
-  seen: Seen[];
-  /** the last TCP_INFO reading; 'unreadable' once the socket (or platform) gave none */
-  kernel: KernelSample | null | 'unreadable';
-}
-
-/** An event as it happened, on Date.now()'s clock. */
-type Seen = Omit<TimelineEvent, 't' | 'kind' | 'code'> & { at: number; kind: 'probe' | 'retransmit' | 'ping' | 'pong' };
-
-/** The last TCP_INFO reading of a client's socket, to tell what the kernel sent since. */
-interface KernelSample {
-  at: number;
-  probes: number;
-  retransmits: number;
-  lastAckAt: number | null;
+  /** what the kernel and the heartbeat sent and received on this connection */
+  log: ConnectionLog;
 }
 
 /** ms of silence after which the set-up gives up, by its settings; null: it never does. */
@@ -248,77 +214,6 @@ function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string
   return { ...row, verdict: judge(row) };
 }
 
-/** How often the drill reads TCP_INFO: ticks on the timeline are within half of this (plus event-loop delay). */
-const SAMPLE_EVERY_MS = 20;
-/**
- * An ACK this long after anything we sent or received answers no data: the
- * peer's kernel answering a keepalive probe. (Delayed ACKs for data come
- * within 200 ms; keepalive waits at least 1 s of silence.)
- */
-const BARE_ACK_AFTER_MS = 250;
-
-/**
- * Reads TCP_INFO and records what the kernel sent since the last reading:
- * each rise of `probes` (unanswered keepalive probes) or `retransmits` is one
- * more, dated halfway between the readings; an ACK that answers no data is a
- * probe the peer's kernel answered (the counter went up and down between two
- * readings), dated by `lastAckRecvMs`.
- */
-function sampleKernel(client: Client): void {
-  if (client.finished || client.socket.destroyed || client.kernel === 'unreadable') return;
-  let info;
-  try {
-    info = tcpInfo(client.socket);
-  } catch {
-    // Closed under us, or a platform without TCP_INFO: nothing more to see.
-    client.kernel = 'unreadable';
-    return;
-  }
-  const now = Date.now();
-  const ago = (ms: number | null) => (ms === null ? null : now - ms);
-  const sample: KernelSample = { at: now, probes: info.probes ?? 0, retransmits: info.retransmits ?? 0, lastAckAt: ago(info.lastAckRecvMs) };
-  const previous = client.kernel;
-  client.kernel = sample;
-  if (!previous) return;
-  const between = { at: Math.round((previous.at + now) / 2), within: Math.ceil((now - previous.at) / 2) };
-  for (let n = previous.probes; n < sample.probes; n++) client.seen.push({ kind: 'probe', ...between });
-  for (let n = previous.retransmits; n < sample.retransmits; n++) client.seen.push({ kind: 'retransmit', ...between });
-  const ackAt = sample.lastAckAt;
-  const sentAt = ago(info.lastDataSentMs);
-  const receivedAt = ago(info.lastDataRecvMs);
-  // Still established (Linux's TCP_ESTABLISHED is 1): the ACK on a FIN answers no data either.
-  const established = info.state === 1;
-  // The margin covers the kernel's jiffy-granular lastAckRecvMs.
-  const newAck = ackAt !== null && previous.lastAckAt !== null && ackAt > previous.lastAckAt + SAMPLE_EVERY_MS;
-  if (newAck && established && sample.probes === 0) {
-    const bare = [sentAt, receivedAt].every((at) => at === null || ackAt - at >= BARE_ACK_AFTER_MS);
-    if (!bare) return;
-    // Probes the last reading caught outstanding (a loaded machine delays the ACK) were answered now;
-    // else the probe went out and was answered between two readings.
-    const outstanding = client.seen.filter((e) => e.kind === 'probe' && !e.answered).slice(-previous.probes);
-    if (previous.probes > 0) {
-      for (const probe of outstanding) probe.answered = true;
-    }
-    else client.seen.push({ at: ackAt, kind: 'probe', answered: true });
-  }
-}
-
-/** The row's timeline: the death, what was sent and heard after it, and the detection or the end of the wait. */
-function timeline(client: Client, seen: { at: number; how: string } | null, waitedUntil: number): TimelineEvent[] {
-  const died = client.diedAt;
-  if (died === null) return [];
-  const events: TimelineEvent[] = [{ t: 0, kind: 'death' }];
-  const end = seen?.at ?? waitedUntil;
-  for (const e of client.seen) {
-    if (e.at < died || e.at > end) continue;
-    const { at, ...rest } = e;
-    events.push({ t: at - died, ...rest });
-  }
-  events.push(seen ? { t: seen.at - died, kind: 'noticed', code: seen.how } : { t: waitedUntil - died, kind: 'not-noticed' });
-  // A false alarm is noticed before the death: sort keeps time order.
-  return events.sort((a, b) => a.t - b.t);
-}
-
 async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
   const socket = net.connect(peer.port, peer.host);
   await once(socket, 'connect');
@@ -337,9 +232,8 @@ async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Clie
       heartbeat = keepAlive(socket, { ...t, fallback: 'always', heartbeat: { framing: FRAMING } }).heartbeat;
       break;
   }
-  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false, seen: [], kernel: null };
-  heartbeat?.on('ping', () => client.seen.push({ at: Date.now(), kind: 'ping' }));
-  heartbeat?.on('pong', () => client.seen.push({ at: Date.now(), kind: 'pong' }));
+  const log = new ConnectionLog(socket, heartbeat);
+  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false, log };
   client.noticed = new Promise<void>((resolve) => {
     const note = (how: string) => {
       // The harness closing the socket after the bound is no detection.
@@ -410,7 +304,8 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const rows = new Map<Setup, DrillRow>();
   const peer = await startPeer();
   const clients: Client[] = [];
-  const sampler = setInterval(() => clients.forEach(sampleKernel), SAMPLE_EVERY_MS);
+  const readKernels = () => clients.forEach((client) => client.finished || client.log.readKernel());
+  const sampler = setInterval(readKernels, SAMPLE_EVERY_MS);
   try {
     for (const setup of setups) clients.push(await connectClient(peer, setup, t));
     await peer.waitForConnections(clients.length);
@@ -445,7 +340,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
     clearTimeout(bounded);
     const waitedUntil = Date.now();
     // The last readings: what the kernel did up to the detection.
-    clients.forEach(sampleKernel);
+    readKernels();
 
     for (const client of clients) {
       const died = client.diedAt;
@@ -461,7 +356,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
         diedAt: died,
         detectedAt: seen?.at ?? null,
         budgetMs: budgetFor(client.setup, t),
-        events: timeline(client, seen, waitedUntil),
+        events: died === null ? [] : client.log.timeline(died, seen, waitedUntil),
       };
       rows.set(client.setup, { ...row, verdict: judge(row) });
     }

@@ -3,7 +3,8 @@
 // the heartbeat sent, the budget, and when (and how) the client noticed.
 // Plain SVG 1.1 written as text: no script, no external font or CSS, so it
 // shows the same in a browser and in GitHub's <img> view of a README.
-import type { DrillRow, TimelineEvent } from './scenarios';
+import type { TimelineEvent } from './events';
+import type { DrillRow } from './scenarios';
 
 export type TimelineRow = Pick<DrillRow, 'setup' | 'skipped' | 'budgetMs' | 'events'> & { scenario: string };
 
