@@ -10,8 +10,8 @@ import { binding } from '../../lib/native';
 import { handleFd } from '../../lib/kernel/socket';
 import { ensureBuilt, ROOT, run, runJson } from '../support/cli';
 import { connectedPair, isLinux, isRoot, type Pair } from '../support/sockets';
-import type { SysctlReport } from '../../lib/cli/commands/sysctl';
-import type { Plan } from '../../lib/cli/commands/plan';
+import type { SysctlReport } from '../../lib/kernel/sysctl';
+import type { Plan } from '../../lib/plan';
 import type { Connection, SocketsReport } from '../../lib/cli/commands/sockets';
 
 beforeAll(() => ensureBuilt(), 120_000);

@@ -82,7 +82,7 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
 
   beforeAll(async () => {
     // idle 1 s, interval 1 s, count 2: a 3 s budget; the drill waits 9 s for what is not noticed.
-    const args = ['drill', '--json', '--svg', svgFile, '--scenario', 'blackhole,hang', '--idle', '1s', '--interval', '1000', '--count', '2'];
+    const args = ['drill', '--json', '--svg', svgFile, '--scenario', 'blackhole,hang', '--idle', '1s', '--interval', '1s', '--count', '2'];
     const drill = await run(args);
     // Exit status 1 (a set-up late on a loaded machine) still draws the picture; anything else is a failure.
     if (drill.code !== 0 && drill.code !== 1) throw new Error(`drill exited with ${drill.code}: ${drill.stderr}`);
