@@ -114,15 +114,18 @@ export function budgets(t: Timings): { kernelFirstProbe: number; kernel: number;
   };
 }
 
+/** The set-up's time from the kernel's and the heartbeat's (null: that layer cannot): both takes the sooner. */
+function bySetup(setup: Setup, kernel: number | null, heartbeat: number | null): number | null {
+  if (setup === 'kernel') return kernel;
+  if (setup === 'heartbeat') return heartbeat;
+  if (setup === 'both') return kernel === null ? heartbeat : heartbeat === null ? kernel : Math.min(kernel, heartbeat);
+  return null;
+}
+
 /** ms from the death to its detection, as each set-up should manage; null: it cannot. */
 export function expectedMs(scenario: Scenario, setup: Setup, t: Timings): number | null {
   const b = budgets(t);
-  const per = (kernel: number | null, heartbeat: number | null): number | null => {
-    if (setup === 'kernel') return kernel;
-    if (setup === 'heartbeat') return heartbeat;
-    if (setup === 'both') return kernel === null ? heartbeat : heartbeat === null ? kernel : Math.min(kernel, heartbeat);
-    return null;
-  };
+  const per = (kernel: number | null, heartbeat: number | null) => bySetup(setup, kernel, heartbeat);
   switch (scenario) {
     case 'crash':
     case 'reset':
@@ -192,10 +195,7 @@ interface Client {
 /** ms of silence after which the set-up gives up, by its settings; null: it never does. */
 function budgetFor(setup: Setup, t: Timings): number | null {
   const b = budgets(t);
-  if (setup === 'kernel') return b.kernel;
-  if (setup === 'heartbeat') return b.heartbeat;
-  if (setup === 'both') return Math.min(b.kernel, b.heartbeat);
-  return null;
+  return bySetup(setup, b.kernel, b.heartbeat);
 }
 
 function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string): DrillRow {
