@@ -1,12 +1,16 @@
 // The drill's timeline as one self-contained SVG: a lane per scenario x
 // set-up on a shared time axis from the death, with what the kernel and
 // the heartbeat sent, the budget, and when (and how) the client noticed.
-// Plain SVG 1.1 written as text: no script, no external font or CSS, so it
-// shows the same in a browser and in GitHub's <img> view of a README.
+// Plain SVG written as text: no script, no external font or CSS, so it
+// shows the same in a browser and in GitHub's <img> view of a README. A
+// few dozen shapes and labels need no runtime dependency: the SVG
+// libraries want a DOM (svg.js with svgdom, D3 with jsdom), and an XML
+// builder (xmlbuilder2) would add only the escaping, one line here.
 import type { TimelineEvent } from './events';
 import type { DrillRow } from './scenarios';
 
-export type TimelineRow = Pick<DrillRow, 'setup' | 'skipped' | 'budgetMs' | 'events'> & { scenario: string };
+/** A drill row, or anything shaped like one: any scenario or set-up name draws. */
+export type TimelineRow = Pick<DrillRow, 'skipped' | 'budgetMs' | 'events'> & { scenario: string; setup: string };
 
 export interface TimelineOptions {
   /** the heading line, e.g. the drill's settings */
@@ -24,7 +28,6 @@ const COLOR = {
   text: '#222222',
   muted: '#6b6b6b',
   grid: '#e3e3e3',
-  band: '#f4f4f4',
 };
 
 const WIDTH = 960;
@@ -165,7 +168,7 @@ function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: nu
   if (row.skipped) {
     const reason = row.skipped.length > 95 ? `${row.skipped.slice(0, 94)}…` : row.skipped;
     parts.push(`<text class="skipped" x="${x(0) + 8}" y="${mid + 4}" font-style="italic" fill="${COLOR.muted}">skipped: ${escape(reason)}</text>`);
-    return group(row, top, parts);
+    return group(row, parts);
   }
 
   const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed');
@@ -179,11 +182,11 @@ function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: nu
     parts.push(`<path class="budget" data-t="${row.budgetMs}" d="M${x(row.budgetMs)} ${top}V${top + LANE}" stroke="${COLOR.text}" stroke-width="1.5" stroke-dasharray="3 2"/>`);
   }
   for (const event of row.events) parts.push(eventMark(event, x, mid));
-  return group(row, top, parts);
+  return group(row, parts);
 }
 
-function group(row: TimelineRow, top: number, parts: string[]): string {
-  return `<g class="lane" data-scenario="${escape(row.scenario)}" data-setup="${escape(row.setup)}" data-top="${top}">${parts.join('')}</g>`;
+function group(row: TimelineRow, parts: string[]): string {
+  return `<g class="lane" data-scenario="${escape(row.scenario)}" data-setup="${escape(row.setup)}">${parts.join('')}</g>`;
 }
 
 function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number): string {
