@@ -163,7 +163,7 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
     const shot = join(work, 'drill.png');
     const height = Number(/height="(\d+)"/.exec(svg)![1]);
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
       const args = [...flags, `--user-data-dir=${join(work, 'profile')}`, `--screenshot=${shot}`, `--window-size=960,${height}`, `file://${svgFile}`];
       execFile(chromium!, args, { timeout: 60_000 }, (error, _out, stderr) => resolve({ code: error ? 1 : 0, stderr }));
     });
