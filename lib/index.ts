@@ -5,3 +5,5 @@ export { tcpInfo } from './kernel/tcp-info';
 export type { TcpInfo } from './native';
 export type { SocketLike } from './kernel/socket';
 export * from './heartbeat';
+export { keepAlive } from './layers';
+export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './layers';
