@@ -7,10 +7,17 @@
 // libraries want a DOM (svg.js with svgdom, D3 with jsdom), and an XML
 // builder (xmlbuilder2) would add only the escaping, one line here.
 import type { TimelineEvent } from './events';
-import type { DrillRow } from './scenarios';
 
 /** A drill row, or anything shaped like one: any scenario or set-up name draws. */
-export type TimelineRow = Pick<DrillRow, 'skipped' | 'budgetMs' | 'events'> & { scenario: string; setup: string };
+/** What the picture needs of a drill row (DrillRow has all of it; the renderer does not depend on the drill). */
+export interface TimelineRow {
+  scenario: string;
+  setup: string;
+  /** why the row was not run, or false */
+  skipped: string | false;
+  budgetMs: number | null;
+  events: TimelineEvent[];
+}
 
 export interface TimelineOptions {
   /** the heading line, e.g. the drill's settings */
