@@ -5,3 +5,4 @@ export { tcpInfo } from './info';
 export type { TcpInfo } from './binding';
 export type { SocketLike } from './socket';
 export * from './heartbeat';
+export * from './protect';
