@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 # One package per line: "<command or file that proves it is there> <debian package>"
 # Keep the reason beside each line.
 deps=(
+  # real servers test/support/servers.ts starts in a namespace of its own (test/servers/)
+  "/usr/bin/redis-server redis-server"
+  "/usr/lib/postgresql postgresql"
+  "/usr/sbin/mariadbd mariadb-server"
+  # blackholes a server's namespace
+  "/usr/sbin/nft nftables"
 )
 
 missing=()

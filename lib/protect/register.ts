@@ -8,6 +8,6 @@ import { protect } from './protect';
 try {
   protect(parsePolicyText(process.env.TCP_KEEPALIVE));
 } catch (error) {
-  process.stderr.write(`tcp-keepalive: ${(error as Error).message}\n`);
+  process.stderr.write(`tcp-keepalive/register: ${(error as Error).message}\n`);
   process.exit(9);
 }
