@@ -192,7 +192,9 @@ export function parsePolicyText(text: string | undefined): PolicyOptions {
   try {
     compileProtection(options);
   } catch (error) {
-    throw new PolicyTextError((error as Error).message.replace(/"options\.(\w+)"( argument)?/g, '$1'));
+    // "The value of "options.count" is out of range" reads as "count is out of range" here.
+    const message = (error as Error).message.replace(/The (?:value of )?"options\.(\w+)"(?: argument)?/g, '$1');
+    throw new PolicyTextError(message);
   }
   return options as PolicyOptions;
 }
