@@ -1,8 +1,8 @@
 // sockets(): the live protected sockets of this process, as the kernel holds them.
 import type * as net from 'node:net';
-import { binding } from '../binding';
-import { getKeepAlive, type KeepAliveOptions, type KeepAliveState } from '../keepalive';
-import { handleFd } from '../socket';
+import { binding } from '../native';
+import { getKeepAlive, type KeepAliveOptions, type KeepAliveState } from '../kernel/keepalive';
+import { handleFd } from '../kernel/socket';
 import type { Direction } from './policy';
 import { kPolicy, live } from './protect';
 

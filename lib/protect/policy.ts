@@ -1,10 +1,10 @@
 // What protect() applies: a base policy and rules, validated once and
 // compiled to what the kernel layer takes, so reaching a socket costs no
 // parsing. The TCP_KEEPALIVE variable is the same options as text.
-import { parseDuration } from '../cli/common';
-import { planFor } from '../cli/plan';
+import { parseDuration } from './duration';
+import { planFor } from '../cli/commands/plan';
 import { describeValue, invalidType, invalidValue, outOfRange } from '../errors';
-import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../keepalive';
+import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../kernel/keepalive';
 
 export interface PolicyOptions extends KeepAliveOptions {
   /** ms: take idle, interval, count and userTimeout from `tcp-keepalive plan` for this budget */
@@ -154,7 +154,8 @@ export function policyFor(
 /** A bad TCP_KEEPALIVE: the message names the key and what it allows. */
 export class PolicyTextError extends Error {
   constructor(message: string) {
-    super(`TCP_KEEPALIVE: ${message}`);
+    // 'The value of "options.count" is out of range' reads as 'count is out of range' here.
+    super(`TCP_KEEPALIVE: ${message.replace(/The (?:value of )?"(?:options\.)?(\w+)"(?: argument)?/g, '$1')}`);
     this.name = 'PolicyTextError';
   }
 }
@@ -192,9 +193,7 @@ export function parsePolicyText(text: string | undefined): PolicyOptions {
   try {
     compileProtection(options);
   } catch (error) {
-    // "The value of "options.count" is out of range" reads as "count is out of range" here.
-    const message = (error as Error).message.replace(/The (?:value of )?"options\.(\w+)"(?: argument)?/g, '$1');
-    throw new PolicyTextError(message);
+    throw new PolicyTextError((error as Error).message);
   }
   return options as PolicyOptions;
 }

@@ -5,9 +5,9 @@
 // marker while a client connects) and one entry in the set of live
 // protected sockets; the listeners are shared functions.
 import type * as net from 'node:net';
-import { binding } from '../binding';
-import { applyRequest, kExplicit, rememberExplicitCalls, type KernelRequest } from '../keepalive';
-import { handleFd, isUnixDomain } from '../socket';
+import { binding } from '../native';
+import { applyRequest, kExplicit, rememberExplicitCalls, type KernelRequest } from '../kernel/keepalive';
+import { handleFd, isUnixDomain } from '../kernel/socket';
 import { causeOf, countClosed, countProtected, countUnprotected, reportDeath } from './events';
 import { install } from './reach';
 import { compileProtection, policyFor, servicePort, type CompiledPolicy, type CompiledProtection, type Direction, type ProtectOptions } from './policy';

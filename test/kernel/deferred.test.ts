@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyToAgent, getKeepAlive, keepAlive, setKeepAlive } from '../../lib';
-import { listen } from '../support';
+import { listen } from '../support/sockets';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {

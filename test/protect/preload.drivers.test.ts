@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen } from '../support';
+import { listen } from '../support/sockets';
 import { serverSkipReason, startMariadb, startPostgres, startRedis, stopAllServers, type RunningServer } from '../support/servers';
 import { BUDGET_MS, Child, fixture, POLICY, POLICY_TEXT } from './support';
 

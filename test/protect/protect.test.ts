@@ -11,7 +11,8 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getKeepAlive, keepAlive, parsePolicyText, protect, sockets, stats, type DeadMessage } from '../../lib';
 import { exportMetrics } from '../../lib/protect/otel';
-import { listen } from '../support';
+import { FIXTURES } from '../support/paths';
+import { listen } from '../support/sockets';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -104,8 +105,8 @@ describe('rules', () => {
 });
 
 describe('scope', () => {
-  const key = readFileSync(join(__dirname, '..', 'fixtures', 'key.pem'));
-  const cert = readFileSync(join(__dirname, '..', 'fixtures', 'cert.pem'));
+  const key = readFileSync(join(FIXTURES, 'key.pem'));
+  const cert = readFileSync(join(FIXTURES, 'cert.pem'));
 
   it('tls.connect and a tls server', async () => {
     guarded({ idle: 5000, interval: 1000, count: 4 });

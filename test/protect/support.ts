@@ -1,11 +1,12 @@
 // Children started with the preload, as a user starts them.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { DIST, FIXTURES, ROOT } from '../support/paths';
 
-export const ROOT = join(__dirname, '..', '..');
-export const REGISTER = join(ROOT, 'dist', 'protect', 'register.js');
-export const OBSERVER = join(__dirname, 'fixtures', 'observer.cjs');
-export const fixture = (name: string) => join(__dirname, 'fixtures', name);
+export { ROOT };
+export const REGISTER = join(DIST, 'protect', 'register.js');
+export const fixture = (name: string) => join(FIXTURES, 'protect', name);
+export const OBSERVER = fixture('observer.cjs');
 
 /** idle 2 s, 3 probes 1 s apart: a dead idle peer is noticed within 5 s */
 export const POLICY_TEXT = 'idle=2s,interval=1s,count=3,userTimeout=auto';

@@ -1,0 +1,261 @@
+import type * as http from 'node:http';
+import * as net from 'node:net';
+import { binding } from '../native';
+import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
+import { limitsFor, type PlatformLimits } from './platform';
+import { resolveSocket, type SocketLike } from './socket';
+
+export interface KeepAliveOptions {
+  /** ms of silence before the first probe; rounded up to whole seconds */
+  idle?: number;
+  /** ms between unanswered probes; rounded up to whole seconds */
+  interval?: number;
+  /** unanswered probes before the connection is dropped */
+  count?: number;
+  /**
+   * ms that sent data may stay unacknowledged before the connection is
+   * dropped (TCP_USER_TIMEOUT); 0 restores the kernel's default; 'auto' is
+   * idle + interval x count of the effective values.
+   */
+  userTimeout?: number | 'auto';
+}
+
+/** What the kernel holds for a socket. Times in ms. */
+export interface KeepAliveState {
+  enabled: boolean;
+  idle: number;
+  interval: number;
+  count: number;
+  /** null where the platform has no such option */
+  userTimeout: number | null;
+}
+
+export interface SystemDefaults {
+  idle: number;
+  interval: number;
+  count: number;
+  /** idle + interval x count: how long a dead idle peer goes unnoticed */
+  detectAfter: number;
+}
+
+const FIELDS = ['idle', 'interval', 'count', 'userTimeout'] as const;
+const LEAVE = -1;
+
+/** Options as the kernel will take them, -1 for "leave as is". */
+export interface KernelRequest {
+  idleS: number;
+  intervalS: number;
+  count: number;
+  userTimeoutMs: number | 'auto';
+}
+
+// Messages are built only on failure: this runs on every call.
+function checkInteger(name: string, value: unknown, min: number, max: number, unit: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  const text = `an integer from ${min} to ${max}${unit}`;
+  throw typeof value === 'number' ? outOfRange(name, text, value) : invalidType(name, text, value);
+}
+
+const ceilSeconds = (ms: number) => Math.ceil(ms / 1000);
+
+function validate(options: unknown, limits: PlatformLimits): KernelRequest {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidType('options', 'an object with idle, interval, count or userTimeout, or false', options);
+  }
+  for (const key in options) {
+    if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout') {
+      throw invalidValue(`options.${key}`, `is not a keepalive option; the options are ${FIELDS.join(', ')}`);
+    }
+  }
+  const { idle, interval, count, userTimeout } = options as KeepAliveOptions;
+  const request: KernelRequest = { idleS: LEAVE, intervalS: LEAVE, count: LEAVE, userTimeoutMs: LEAVE };
+  if (idle !== undefined) request.idleS = ceilSeconds(checkInteger('options.idle', idle, 1, limits.idle.max * 1000, ' (ms)'));
+  if (interval !== undefined) {
+    request.intervalS = ceilSeconds(checkInteger('options.interval', interval, 1, limits.interval.max * 1000, ' (ms)'));
+  }
+  if (count !== undefined) request.count = checkInteger('options.count', count, limits.count.min, limits.count.max, '');
+  if (userTimeout !== undefined) {
+    if (!limits.userTimeout) throw unsupported(`options.userTimeout cannot be set on ${process.platform}: the platform has no such socket option`);
+    request.userTimeoutMs =
+      userTimeout === 'auto'
+        ? 'auto'
+        : checkInteger('options.userTimeout', userTimeout, limits.userTimeout.min, limits.userTimeout.max, " (ms) or 'auto'");
+  }
+  return request;
+}
+
+function toState([enabled, idleS, intervalS, count, userTimeoutMs]: [boolean, number, number, number, number]): KeepAliveState {
+  return { enabled, idle: idleS * 1000, interval: intervalS * 1000, count, userTimeout: userTimeoutMs < 0 ? null : userTimeoutMs };
+}
+
+function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
+  if (request === false) {
+    binding.setKeepAlive(fd, false, LEAVE, LEAVE, LEAVE, LEAVE);
+    return toState(binding.getKeepAlive(fd));
+  }
+  let { idleS, intervalS, count, userTimeoutMs } = request;
+  const complete = idleS !== LEAVE && intervalS !== LEAVE && count !== LEAVE;
+  if (userTimeoutMs === 'auto') {
+    if (!complete) {
+      // 'auto' is computed from what will be in force, so fill the gaps first.
+      const [, curIdle, curInterval, curCount] = binding.getKeepAlive(fd);
+      if (idleS === LEAVE) idleS = curIdle;
+      if (intervalS === LEAVE) intervalS = curInterval;
+      if (count === LEAVE) count = curCount;
+    }
+    // Past the kernel's bound (idle and interval near their maxima) the
+    // bound itself is the closest the kernel can do: about 24.8 days.
+    userTimeoutMs = Math.min((idleS + intervalS * count) * 1000, limitsFor().userTimeout!.max);
+  }
+  binding.setKeepAlive(fd, true, idleS, intervalS, count, userTimeoutMs);
+  // With all four set there is nothing left to learn from the kernel.
+  if (idleS !== LEAVE && intervalS !== LEAVE && count !== LEAVE && userTimeoutMs !== LEAVE) {
+    return { enabled: true, idle: idleS * 1000, interval: intervalS * 1000, count, userTimeout: userTimeoutMs };
+  }
+  return toState(binding.getKeepAlive(fd));
+}
+
+/**
+ * Node on Windows exposes no socket handle; Node 24.19+/26.4+ take interval
+ * and count in setKeepAlive, older ones only the idle delay.
+ */
+export function applyThroughNode(
+  socket: net.Socket,
+  request: KernelRequest | false,
+  // Feature detection: the four-argument form arrived in 24.19 and 26.4.
+  takesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >= 4,
+): KeepAliveState {
+  if (request === false) {
+    socket.setKeepAlive(false);
+    return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
+  }
+  const defaults = systemDefaults();
+  if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
+    throw unsupported(
+      `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+`,
+    );
+  }
+  const idle = request.idleS === LEAVE ? defaults.idle : request.idleS * 1000;
+  const interval = request.intervalS === LEAVE ? defaults.interval : request.intervalS * 1000;
+  const count = request.count === LEAVE ? defaults.count : request.count;
+  (socket.setKeepAlive as (enable: boolean, idle: number, interval?: number, count?: number) => net.Socket)(
+    true,
+    idle,
+    takesIntervalAndCount ? interval : undefined,
+    takesIntervalAndCount ? count : undefined,
+  );
+  return { enabled: true, idle, interval, count, userTimeout: null };
+}
+
+const kPending = Symbol('tcp-keepalive.pending');
+/** What this package's setKeepAlive() set on the socket, merged; protect() re-applies it over its policy. */
+export const kExplicit = Symbol('tcp-keepalive.explicit');
+
+type Deferring = (net.Socket | http.ClientRequest) & { [kPending]?: KernelRequest | false };
+
+/** Later values win field by field, as two calls on a connected socket would leave them. */
+export function mergeRequests(earlier: KernelRequest | false, later: KernelRequest | false): KernelRequest | false {
+  if (earlier === false || later === false) return later;
+  const pick = <T>(a: T, b: T) => (b === LEAVE ? a : b);
+  return {
+    idleS: pick(earlier.idleS, later.idleS),
+    intervalS: pick(earlier.intervalS, later.intervalS),
+    count: pick(earlier.count, later.count),
+    userTimeoutMs: pick(earlier.userTimeoutMs, later.userTimeoutMs),
+  };
+}
+
+function applyPending(emitter: Deferring, socket: net.Socket): void {
+  const request = emitter[kPending]!;
+  emitter[kPending] = undefined;
+  try {
+    apply(socket, request);
+  } catch (error) {
+    emitter.destroy(error as Error);
+  }
+}
+function applyPendingOnConnect(this: net.Socket): void {
+  applyPending(this, this);
+}
+function applyPendingOnSocket(this: http.ClientRequest, socket: net.Socket): void {
+  applyPending(this, socket);
+}
+
+/**
+ * Holds the options until the socket connects. Prepended, so they are in
+ * force when the user's own 'connect' callback runs (after Node's pending
+ * setKeepAlive, which it applies before emitting). One listener and one
+ * merged request however often the socket is configured meanwhile: a socket
+ * reused for reconnects keeps both across failed attempts.
+ */
+function deferUntilReady(emitter: Deferring, ready: 'connect' | 'socket', request: KernelRequest | false): void {
+  const pending = emitter[kPending];
+  emitter[kPending] = pending === undefined ? request : mergeRequests(pending, request);
+  if (pending === undefined) {
+    if (ready === 'connect') (emitter as net.Socket).prependOnceListener('connect', applyPendingOnConnect);
+    else (emitter as http.ClientRequest).prependOnceListener('socket', applyPendingOnSocket);
+  }
+}
+
+function apply(target: SocketLike, request: KernelRequest | false): KeepAliveState | null {
+  const resolved = resolveSocket(target);
+  switch (resolved.kind) {
+    case 'fd':
+      return applyToFd(resolved.fd, request);
+    case 'handle-only':
+      return applyThroughNode(resolved.socket, request);
+    case 'pending':
+      deferUntilReady(resolved.emitter, resolved.ready, request);
+      return null;
+  }
+}
+
+let rememberingExplicit = false;
+/** protect() turns this on: it needs to know what the application set itself. */
+export function rememberExplicitCalls(on: boolean): void {
+  rememberingExplicit = on;
+}
+
+function rememberExplicit(target: SocketLike, request: KernelRequest | false): void {
+  const socket = target instanceof net.Socket ? target : (target as { socket?: unknown }).socket;
+  if (!(socket instanceof net.Socket)) return;
+  const held = socket as net.Socket & { [kExplicit]?: KernelRequest | false };
+  held[kExplicit] = held[kExplicit] === undefined ? request : mergeRequests(held[kExplicit], request);
+}
+
+/** Validates options once, for callers that apply them to many sockets. */
+export function toRequest(options: KeepAliveOptions | boolean): KernelRequest | false {
+  return options === false ? false : validate(options === true ? {} : options, limitsFor());
+}
+
+/** Applies options that toRequest() already validated. */
+export { apply as applyRequest };
+
+/**
+ * Turns keepalive on and sets each option given, or turns it off with
+ * `false`. Returns what the kernel now holds, or null when the socket is
+ * still connecting (the options are applied when it connects; a failure then
+ * destroys the socket with the error).
+ */
+export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boolean = {}): KeepAliveState | null {
+  const request = toRequest(options);
+  const state = apply(socket, request);
+  if (rememberingExplicit && typeof socket === 'object') rememberExplicit(socket, request);
+  return state;
+}
+
+/** What the kernel holds for this socket, read with getsockopt. */
+export function getKeepAlive(socket: SocketLike): KeepAliveState {
+  const resolved = resolveSocket(socket);
+  if (resolved.kind === 'fd') return toState(binding.getKeepAlive(resolved.fd));
+  if (resolved.kind === 'pending') {
+    throw unsupported('The socket is still connecting: its keepalive options can be read once it has connected');
+  }
+  throw unsupported(`Node.js on ${process.platform} gives no socket handle, so keepalive options cannot be read back`);
+}
+
+/** The system-wide defaults a new socket starts with, in ms. */
+export function systemDefaults(): SystemDefaults {
+  const [idleS, intervalS, count] = binding.systemDefaults();
+  return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };
+}

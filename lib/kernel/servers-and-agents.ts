@@ -1,0 +1,90 @@
+// Applying keepalive where sockets are born: accepted by a server, created
+// by an http(s) agent.
+import type * as http from 'node:http';
+import type * as net from 'node:net';
+import { invalidType } from '../errors';
+import { applyRequest, toRequest, type KeepAliveOptions } from './keepalive';
+
+function applyOrDestroy(socket: net.Socket, request: ReturnType<typeof toRequest>): void {
+  try {
+    applyRequest(socket, request);
+  } catch (error) {
+    socket.destroy(error as Error);
+  }
+}
+
+/**
+ * Applies the options to every socket the server accepts from now on
+ * (net, tls, http, https and http2 servers: all emit 'connection' with the
+ * TCP socket). A socket whose options cannot be set is destroyed with the
+ * error. Returns a function that stops it.
+ */
+export function applyToServer(server: net.Server, options: KeepAliveOptions | boolean): () => void {
+  if (!server || typeof (server as net.Server).on !== 'function' || typeof (server as net.Server).listen !== 'function') {
+    throw invalidType('server', 'a net.Server (or an http, https, tls or http2 server)', server);
+  }
+  const request = toRequest(options);
+  const onConnection = (socket: net.Socket) => applyOrDestroy(socket, request);
+  server.on('connection', onConnection);
+  return () => void server.off('connection', onConnection);
+}
+
+type AgentInternals = http.Agent & {
+  createConnection: (...args: unknown[]) => net.Socket;
+  keepSocketAlive: (socket: net.Socket) => boolean;
+};
+
+/** One pair of wrappers per agent, whatever the number of applyToAgent() calls. */
+interface AgentHook {
+  createConnection: AgentInternals['createConnection'];
+  keepSocketAlive: AgentInternals['keepSocketAlive'];
+  /** in call order; the last one wins, as if each were applied in turn */
+  requests: Array<ReturnType<typeof toRequest>>;
+}
+const hooks = new WeakMap<http.Agent, AgentHook>();
+
+function applyAll(socket: net.Socket, hook: AgentHook): void {
+  for (const request of hook.requests) applyOrDestroy(socket, request);
+}
+
+/**
+ * Applies the options to every socket the http(s) agent creates, and again
+ * each time the agent parks a socket for reuse: a keepAlive agent calls
+ * Node's socket.setKeepAlive() then, which resets interval and count.
+ * Returns a function that takes these options off again; the agent is
+ * restored when the last one is taken off, in whatever order.
+ */
+export function applyToAgent(agent: http.Agent, options: KeepAliveOptions | boolean): () => void {
+  const internals = agent as AgentInternals;
+  if (!agent || typeof internals.createConnection !== 'function' || typeof internals.keepSocketAlive !== 'function') {
+    throw invalidType('agent', 'an http.Agent or https.Agent', agent);
+  }
+  const request = toRequest(options);
+  let hook = hooks.get(agent);
+  if (!hook) {
+    const created: AgentHook = { createConnection: internals.createConnection, keepSocketAlive: internals.keepSocketAlive, requests: [] };
+    internals.createConnection = function (this: http.Agent, ...args: unknown[]) {
+      const socket = created.createConnection.apply(this, args);
+      if (socket) applyAll(socket, created);
+      return socket;
+    };
+    internals.keepSocketAlive = function (this: http.Agent, socket: net.Socket) {
+      const kept = created.keepSocketAlive.call(this, socket);
+      if (kept) applyAll(socket, created);
+      return kept;
+    };
+    hooks.set(agent, (hook = created));
+  }
+  hook.requests.push(request);
+  const installed = hook;
+  let removed = false;
+  return () => {
+    if (removed) return;
+    removed = true;
+    installed.requests.splice(installed.requests.lastIndexOf(request), 1);
+    if (installed.requests.length > 0) return;
+    internals.createConnection = installed.createConnection;
+    internals.keepSocketAlive = installed.keepSocketAlive;
+    hooks.delete(agent);
+  };
+}
