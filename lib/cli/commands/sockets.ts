@@ -166,9 +166,9 @@ export function render(r: SocketsReport): string {
   return out.join('\n');
 }
 
-function currentNamespace(): string | null {
+function namespaceOf(pid: number | 'self'): string | null {
   try {
-    return readlinkSync('/proc/self/ns/net');
+    return readlinkSync(`/proc/${pid}/ns/net`);
   } catch {
     return null;
   }
@@ -180,7 +180,8 @@ The live TCP connections of this network namespace (IPv4 and IPv6), read from
 /proc/net/tcp and /proc/net/tcp6: keepalive on or off, time to the next probe,
 probes sent, and the owning process where this user may see it.
 
-  --pid <pid>    only connections held by this process
+  --pid <pid>    only connections held by this process, read from its own
+                 network namespace (/proc/<pid>/net/tcp), also in a container
   --port <port>  only connections with this local or remote port
   --json         one JSON object; times in ms
   -h, --help`;
@@ -201,7 +202,9 @@ export const command: Command = {
       throw new Error(`no process with pid ${filter.pid}`);
     }
     const privileged = process.geteuid?.() === 0;
-    const r = report(readTcpTable(), owners, filter, privileged, currentNamespace());
+    // With --pid, the table of that process's own network namespace: a
+    // process in a container or another namespace has its connections there.
+    const r = report(readTcpTable(filter.pid), owners, filter, privileged, namespaceOf(filter.pid ?? 'self'));
     if (values.json) printJson(r);
     else process.stdout.write(render(r) + '\n');
     return 0;
