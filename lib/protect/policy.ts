@@ -51,6 +51,8 @@ interface CompiledRule {
 export interface CompiledProtection {
   base: CompiledPolicy | null;
   rules: CompiledRule[];
+  /** a rule tells accepted sockets apart by their remote host: one listener's sockets may get different policies */
+  serverRulesByHost: boolean;
 }
 
 const POLICY_KEYS = ['idle', 'interval', 'count', 'userTimeout', 'within'] as const;
@@ -122,9 +124,11 @@ export function compileProtection(options: unknown): CompiledProtection {
   if (!hasPolicyKey(base) && !rules?.length) {
     throw invalidValue('options', 'protects nothing: give idle, interval, count, userTimeout or within, or rules');
   }
+  const compiled = (rules ?? []).map(compileRule);
   return {
     base: hasPolicyKey(base) ? compilePolicy(base, 'options', null) : null,
-    rules: (rules ?? []).map(compileRule),
+    rules: compiled,
+    serverRulesByHost: compiled.some((rule) => rule.host !== undefined && rule.direction !== 'client'),
   };
 }
 

@@ -15,9 +15,11 @@ import { compileProtection, policyFor, servicePort, type CompiledPolicy, type Co
 export const kPolicy = Symbol('tcp-keepalive.policy');
 /** A client reached and waiting for its 'connect'. */
 const CONNECTING = 0;
+/** Node's setKeepAlive() ran on the socket before it was protected (a server's keepAlive option, a 'connection' handler). */
+const TOUCHED = 1;
 
 export type Protected = net.Socket & {
-  [kPolicy]?: CompiledPolicy | typeof CONNECTING;
+  [kPolicy]?: CompiledPolicy | typeof CONNECTING | typeof TOUCHED;
   [kExplicit]?: KernelRequest | false;
   _host?: string;
 };
@@ -36,6 +38,12 @@ function enforce(socket: Protected, policy: CompiledPolicy): void {
   if (explicit !== undefined) applyRequest(socket, explicit);
 }
 
+/** Only rules need the addresses: each is a getpeername or getsockname system call. */
+function matchRules(socket: Protected, protection: CompiledProtection, direction: Direction) {
+  const addresses = [socket.remoteAddress, socket._host].filter((a): a is string => typeof a === 'string');
+  return policyFor(protection, direction, addresses, servicePort(socket.remotePort, socket.localPort, direction));
+}
+
 function decide(socket: Protected, direction: Direction): void {
   const protection = active[active.length - 1];
   if (protection === undefined || socket.destroyed) return;
@@ -43,8 +51,7 @@ function decide(socket: Protected, direction: Direction): void {
     countUnprotected('unix');
     return;
   }
-  const addresses = [socket.remoteAddress, socket._host].filter((a): a is string => typeof a === 'string');
-  const { policy, byRule } = policyFor(protection, direction, addresses, servicePort(socket.remotePort, socket.localPort, direction));
+  const { policy, byRule } = protection.rules.length === 0 ? { policy: protection.base, byRule: false } : matchRules(socket, protection, direction);
   if (policy === null) {
     countUnprotected(byRule ? 'rule' : 'no-policy');
     return;
@@ -56,22 +63,90 @@ function decide(socket: Protected, direction: Direction): void {
     countUnprotected('error');
     return;
   }
+  track(socket, policy);
+}
+
+function track(socket: Protected, policy: CompiledPolicy): void {
   socket[kPolicy] = policy;
+  // Node caches both addresses on first read; after a reset or a timeout the
+  // kernel no longer tells them (getpeername: ENOTCONN), and the death report needs them.
+  void socket.remoteAddress;
+  void socket.localPort;
   if (!live.has(socket)) {
     live.add(socket);
     countProtected();
   }
 }
 
+// Linux copies a listening socket's SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+// TCP_KEEPCNT and TCP_USER_TIMEOUT to every socket it accepts (the accepted
+// socket is a clone of the listener's). So when no rule tells one listener's
+// sockets apart, the policy goes on the listener once, at its first accepted
+// socket, and the others arrive with it: no system call per accepted socket.
+const LISTENERS_PASS_ON_OPTIONS = process.platform === 'linux';
+const kCarried = Symbol('tcp-keepalive.listener-policy');
+
+type Listener = net.Server & {
+  [kCarried]?: { protection: CompiledProtection; policy: CompiledPolicy | null; byRule: boolean };
+  _handle?: { fd?: number } | null;
+};
+/** Listeners that carry a policy, to take it off again at unprotect(). */
+const carriers = new Set<Listener>();
+
+function listenerFd(server: Listener | undefined): number {
+  const fd = server?._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+function onAccepted(socket: Protected): void {
+  const protection = active[active.length - 1];
+  const server = (socket as net.Socket & { server?: Listener }).server;
+  const fd = listenerFd(server);
+  if (!LISTENERS_PASS_ON_OPTIONS || protection === undefined || protection.serverRulesByHost || fd < 0 || isUnixDomain(socket)) {
+    decide(socket, 'server');
+    return;
+  }
+  const carried = server![kCarried];
+  // Node's own setKeepAlive() on this socket already changed what it inherited.
+  if (carried?.protection !== protection || socket[kPolicy] === TOUCHED || socket[kExplicit] !== undefined) {
+    // This socket was accepted before the listener carried the policy: it gets its own.
+    decide(socket, 'server');
+    if (carried?.protection !== protection) carryPolicy(server!, fd, protection, (server!.address() as net.AddressInfo).port);
+    return;
+  }
+  if (carried.policy === null) countUnprotected(carried.byRule ? 'rule' : 'no-policy');
+  else track(socket, carried.policy);
+}
+
+function carryPolicy(server: Listener, fd: number, protection: CompiledProtection, port: number): void {
+  const { policy, byRule } = protection.rules.length === 0 ? { policy: protection.base, byRule: false } : policyFor(protection, 'server', [], port);
+  try {
+    if (policy) applyRequest(fd, policy.request);
+    else if (server[kCarried]?.policy) dropCarried(fd);
+  } catch {
+    return; // then each accepted socket gets its own, as on other platforms
+  }
+  server[kCarried] = { protection, policy, byRule };
+  if (!carriers.has(server)) {
+    carriers.add(server);
+    server.once('close', () => carriers.delete(server));
+  }
+}
+
+/** Keepalive off and no user timeout: what accepted sockets inherit once no policy is carried. */
+function dropCarried(fd: number): void {
+  binding.setKeepAlive(fd, false, -1, -1, -1, 0);
+}
+
 function onClientConnect(this: Protected): void {
-  if (this[kPolicy] === CONNECTING) this[kPolicy] = undefined;
+  this[kPolicy] = undefined;
   decide(this, 'client');
 }
 
 function reachClient(socket: Protected): void {
   // A socket reused for reconnects is reached again: one listener at a time.
   if (socket[kPolicy] === CONNECTING) return;
-  if (socket[kPolicy] !== undefined) {
+  if (typeof socket[kPolicy] === 'object') {
     live.delete(socket);
     countClosed();
   }
@@ -92,7 +167,7 @@ function silence(socket: net.Socket): number | null {
 
 function onDestroy(socket: Protected, error: Error | null): void {
   const policy = socket[kPolicy];
-  if (policy === undefined || policy === CONNECTING) return;
+  if (typeof policy !== 'object') return;
   socket[kPolicy] = undefined;
   live.delete(socket);
   countClosed();
@@ -117,8 +192,12 @@ function onDestroy(socket: Protected, error: Error | null): void {
 
 function onNodeSetKeepAlive(socket: Protected): void {
   const policy = socket[kPolicy];
+  if (policy === undefined && !socket.connecting) {
+    socket[kPolicy] = TOUCHED;
+    return;
+  }
   // While connecting Node only records the call; the policy follows it at 'connect'.
-  if (policy === undefined || policy === CONNECTING || socket.connecting || socket.destroyed) return;
+  if (typeof policy !== 'object' || socket.connecting || socket.destroyed) return;
   try {
     enforce(socket, policy);
   } catch {
@@ -128,7 +207,7 @@ function onNodeSetKeepAlive(socket: Protected): void {
 
 const hooks = {
   client: reachClient,
-  server: (socket: net.Socket) => decide(socket, 'server'),
+  server: onAccepted,
   afterSetKeepAlive: onNodeSetKeepAlive,
   beforeDestroy: onDestroy,
 };
@@ -161,6 +240,13 @@ export function protect(options: ProtectOptions): () => void {
         live.delete(socket);
         countClosed();
       }
+    }
+    for (const server of carriers) {
+      if (server[kCarried]?.protection !== protection) continue;
+      const fd = listenerFd(server);
+      if (fd >= 0 && server[kCarried].policy) dropCarried(fd);
+      server[kCarried] = undefined;
+      carriers.delete(server);
     }
     if (active.length === 0 && uninstall) {
       uninstall();
