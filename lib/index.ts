@@ -5,4 +5,6 @@ export { tcpInfo } from './kernel/tcp-info';
 export type { TcpInfo } from './native';
 export type { SocketLike } from './kernel/socket';
 export * from './heartbeat';
+export { keepAlive } from './layers';
+export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './layers';
 export * from './protect';

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeValue, invalidType, invalidValue, unsupported } from './errors';
 import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
-import { limitsFor } from './kernel/platform';
+import { limitsFor, nodeTakesIntervalAndCount } from './kernel/platform';
 import { isUnixDomain, resolveSocket } from './kernel/socket';
 import { noProtocolError } from './heartbeat/errors';
 import type { Framing } from './heartbeat/framing';
@@ -53,7 +53,7 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
   if (isUnixDomain(socket)) return { reason: 'a Unix-domain socket has no TCP keepalive', code: 'no-fd' };
   try {
     const resolved = resolveSocket(socket);
-    if (resolved.kind === 'handle-only' && net.Socket.prototype.setKeepAlive.length < 4) {
+    if (resolved.kind === 'handle-only' && !nodeTakesIntervalAndCount()) {
       return { reason: `Node.js ${process.version} on ${process.platform} sets only the idle delay`, code: 'no-fd' };
     }
   } catch (error) {

@@ -4,6 +4,7 @@
 // addon.cc alone turns errors into JavaScript exceptions.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 namespace tcpka {
@@ -49,22 +50,30 @@ struct TcpInfo {
   int64_t last_ack_recv_ms;
 };
 
-// On failure: *failed names the option, sysctl or file involved and
-// *syscall the call that failed.
+// Filled on failure: the call that failed and the option, sysctl or file it
+// was about.
 struct Failure {
   const char* syscall = "";
   const char* what = "";
 };
 
+// For an option this OS does not have. libuv reads the returned number as an
+// errno on POSIX and as a Win32 error on Windows, so each gets its own code
+// for "not supported" (WSAEOPNOTSUPP is 10045 in winerror.h; libuv names
+// both ENOTSUP).
+inline int Unsupported(const char* syscall, const char* what, Failure* failed) {
+  failed->syscall = syscall;
+  failed->what = what;
+#ifdef _WIN32
+  return 10045;
+#else
+  return ENOTSUP;
+#endif
+}
+
 int SetKeepAlive(int fd, const KeepAliveRequest& req, Failure* failed);
 int GetKeepAlive(int fd, KeepAliveState* out, Failure* failed);
 int ReadSystemDefaults(SystemDefaults* out, Failure* failed);
 int ReadTcpInfo(int fd, TcpInfo* out, Failure* failed);
-
-// Test-harness helpers: ways to make a peer die. ENOTSUP where the OS has
-// no equivalent.
-int AttachDropFilter(int fd, Failure* failed);
-int DetachFilter(int fd, Failure* failed);
-int SetRepairMode(int fd, bool on, Failure* failed);
 
 }  // namespace tcpka

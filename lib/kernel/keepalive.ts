@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { binding } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
-import { limitsFor, type PlatformLimits } from './platform';
+import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
 
 export interface KeepAliveOptions {
@@ -63,7 +63,7 @@ function validate(options: unknown, limits: PlatformLimits): KernelRequest {
     throw invalidType('options', 'an object with idle, interval, count or userTimeout, or false', options);
   }
   for (const key in options) {
-    if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout') {
+    if (!(FIELDS as readonly string[]).includes(key)) {
       throw invalidValue(`options.${key}`, `is not a keepalive option; the options are ${FIELDS.join(', ')}`);
     }
   }
@@ -122,8 +122,7 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
 export function applyThroughNode(
   socket: net.Socket,
   request: KernelRequest | false,
-  // Feature detection: the four-argument form arrived in 24.19 and 26.4.
-  takesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >= 4,
+  takesIntervalAndCount = nodeTakesIntervalAndCount(),
 ): KeepAliveState {
   if (request === false) {
     socket.setKeepAlive(false);

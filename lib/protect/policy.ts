@@ -1,8 +1,8 @@
 // What protect() applies: a base policy and rules, validated once and
 // compiled to what the kernel layer takes, so reaching a socket costs no
 // parsing. The TCP_KEEPALIVE variable is the same options as text.
-import { parseDuration } from './duration';
-import { planFor } from '../cli/commands/plan';
+import { parseDuration } from '../time';
+import { planFor } from '../plan';
 import { describeValue, invalidType, invalidValue, outOfRange } from '../errors';
 import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../kernel/keepalive';
 

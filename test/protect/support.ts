@@ -40,13 +40,14 @@ export class Child {
     this.process = fork(app, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
     this.process.stderr!.on('data', (chunk) => this.stderr.push(String(chunk)));
     this.process.on('message', (message: any) => {
+      if (process.env.PRELOAD_DEBUG) console.log('child message', JSON.stringify(message).slice(0, 200));
       if (message.dead) this.deaths.push(message.dead);
       for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i](message)) this.waiting.splice(i, 1);
     });
   }
 
   /** The first message for which pick() returns something. */
-  next<T>(pick: (message: any) => T | undefined, timeoutMs = 20_000): Promise<T> {
+  next<T>(pick: (message: any) => T | undefined, timeoutMs = 60_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no such message within ${timeoutMs} ms; stderr: ${this.stderr.join('')}`)), timeoutMs);
       this.process.once('exit', (code) => reject(new Error(`child exited with ${code}: ${this.stderr.join('')}`)));

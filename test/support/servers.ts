@@ -17,7 +17,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+// The servers and tools are not ours to instrument: a sanitizer preloaded
+// into the test's Node (npm run test:asan) stays out of them.
+const PRELOAD_VARIABLES = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'];
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !PRELOAD_VARIABLES.includes(name)));
+const execFileAsync = promisify(execFile);
+const run = (file: string, args: string[]) => execFileAsync(file, args, { env });
 
 export type ServerKind = 'redis' | 'postgres' | 'mariadb';
 
@@ -109,14 +114,7 @@ const DIR_PREFIX = 'tka-servers-';
 const running = new Set<Instance>();
 let hooked = false;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const pidAlive = (pid: number) => existsSync(`/proc/${pid}`);
 
 /** The process and every descendant, from /proc. */
 function processTree(root: number): number[] {
@@ -151,9 +149,9 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 
 /** Kills whatever still runs in a namespace, then deletes it (and with it the veth pair). */
 function deleteNamespaceSync(namespace: string): void {
-  const pids = spawnSync(tools.ip!, ['netns', 'pids', namespace], { encoding: 'utf8' }).stdout ?? '';
+  const pids = spawnSync(tools.ip!, ['netns', 'pids', namespace], { encoding: 'utf8', env }).stdout ?? '';
   signalAll(pids.split(/\s+/).filter(Boolean).map(Number), 'SIGKILL');
-  spawnSync(tools.ip!, ['netns', 'delete', namespace]);
+  spawnSync(tools.ip!, ['netns', 'delete', namespace], { env });
 }
 
 function cleanUpSync(): void {
@@ -179,7 +177,7 @@ function hook(): void {
 
 /** Namespaces and directories left by a test process that died without clean-up (SIGKILL). */
 function sweepLeftovers(): void {
-  const list = spawnSync(tools.ip!, ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  const list = spawnSync(tools.ip!, ['netns', 'list'], { encoding: 'utf8', env }).stdout ?? '';
   for (const name of list.split('\n').map((l) => l.split(' ')[0])) {
     const owner = new RegExp(`^${NAMESPACE_PREFIX}(\\d+)-`).exec(name)?.[1];
     if (owner && !pidAlive(Number(owner))) deleteNamespaceSync(name);
@@ -199,7 +197,7 @@ function baseDir(): string {
   for (let dir = candidate; ; dir = dirname(dir)) {
     try {
       accessSync(dir, constants.F_OK);
-      const mode = spawnSync('/usr/bin/stat', ['-c', '%a', dir], { encoding: 'utf8' }).stdout.trim();
+      const mode = spawnSync('/usr/bin/stat', ['-c', '%a', dir], { encoding: 'utf8', env }).stdout.trim();
       if ((parseInt(mode, 8) & 0o001) === 0) return '/tmp';
     } catch {
       return '/tmp';
@@ -239,12 +237,11 @@ interface Network {
 }
 
 function usedAddresses(): string {
-  return spawnSync(tools.ip!, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  return spawnSync(tools.ip!, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8', env }).stdout ?? '';
 }
 
-/** A namespace with a veth pair to it, on a random /30 of 100.64.0.0/10 that no interface here uses. */
-async function makeNetwork(): Promise<Network> {
-  const n = counter++;
+/** A namespace (the nth of this process) with a veth pair to it, on a random /30 of 100.64.0.0/10 that no interface here uses. */
+async function makeNetwork(n: number): Promise<Network> {
   const id = `${process.pid.toString(36)}${n.toString(36)}`;
   const namespace = `${NAMESPACE_PREFIX}${process.pid}-${n}`;
   const used = usedAddresses();
@@ -309,7 +306,7 @@ class Instance implements RunningServer {
 
   constructor(
     private readonly launch: Launch,
-    private readonly network: Network,
+    network: Network,
     private readonly dir: string,
   ) {
     this.kind = launch.kind;
@@ -334,7 +331,7 @@ class Instance implements RunningServer {
     const command = asUser(SERVICE_USER[this.kind], this.launch.command(this.host, this.port, this.dir));
     const log = openSync(this.logFile, 'a');
     // `ip netns exec` and setpriv exec in place: the child's pid is the server's.
-    this.child = spawn(tools.ip!, ['netns', 'exec', this.namespace, ...command], { stdio: ['ignore', log, log], detached: true });
+    this.child = spawn(tools.ip!, ['netns', 'exec', this.namespace, ...command], { stdio: ['ignore', log, log], detached: true, env });
     closeSync(log);
     this.child.unref();
     const exited = once(this.child, 'exit').then(([code, signal]) => {
@@ -378,7 +375,7 @@ class Instance implements RunningServer {
   }
 
   async blackhole(): Promise<void> {
-    const child = spawn(tools.ip!, ['netns', 'exec', this.namespace, tools.nft!, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(tools.ip!, ['netns', 'exec', this.namespace, tools.nft!, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.stdin!.end(BLACKHOLE_RULES);
@@ -392,7 +389,10 @@ class Instance implements RunningServer {
 
   async kill(): Promise<void> {
     if (this.pid < 0) return;
-    signalAll(processTree(this.pid), 'SIGKILL');
+    // Stopped first, the main process forks nothing we could miss, and its
+    // children die with it rather than noticing its death.
+    signalAll([this.pid], 'SIGSTOP');
+    signalAll(processTree(this.pid).reverse(), 'SIGKILL');
     const child = this.child!;
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
   }
@@ -426,9 +426,10 @@ async function startServer(launch: Launch): Promise<RunningServer> {
   const reason = serverSkipReason(launch.kind);
   if (reason) throw new Error(`cannot start ${launch.kind}: ${reason}`);
   hook();
-  const dir = ownedDir(join(processDir(), `${launch.kind}-${counter}`), SERVICE_USER[launch.kind]);
+  const n = counter++;
+  const dir = ownedDir(join(processDir(), `${launch.kind}-${n}`), SERVICE_USER[launch.kind]);
   await launch.prepare?.(dir);
-  const network = await makeNetwork();
+  const network = await makeNetwork(n);
   const instance = new Instance(launch, network, dir);
   running.add(instance);
   try {
@@ -443,7 +444,7 @@ async function startServer(launch: Launch): Promise<RunningServer> {
 /** Runs a command as a service user, failing with its output. */
 async function runAs(user: string, command: string[], input?: string): Promise<void> {
   const [file, ...args] = asUser(user, command);
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
