@@ -68,10 +68,6 @@ function decide(socket: Protected, direction: Direction): void {
 
 function track(socket: Protected, policy: CompiledPolicy): void {
   socket[kPolicy] = policy;
-  // Node caches both addresses on first read; after a reset or a timeout the
-  // kernel no longer tells them (getpeername: ENOTCONN), and the death report needs them.
-  void socket.remoteAddress;
-  void socket.localPort;
   if (!live.has(socket)) {
     live.add(socket);
     countProtected();
@@ -155,14 +151,25 @@ function reachClient(socket: Protected): void {
   socket.prependOnceListener('connect', onClientConnect);
 }
 
-function silence(socket: net.Socket): number | null {
-  const fd = handleFd(socket);
+function silence(fd: number): number | null {
   if (fd < 0) return null;
   try {
     return binding.tcpInfo(fd).lastDataRecvMs;
   } catch {
     return null;
   }
+}
+
+/**
+ * The peer of a dead socket. Node's remoteAddress asks getpeername(), which
+ * a reset or timed-out socket refuses, unless something read it before (Node
+ * caches it); no copy is kept per socket, SO_PEERNAME still tells.
+ */
+function peerOf(socket: net.Socket, fd: number): { address: string | undefined; port: number | undefined } {
+  const cached = (socket as net.Socket & { _peername?: { address?: string; port?: number } })._peername;
+  if (cached?.address !== undefined) return { address: cached.address, port: cached.port };
+  const peer = fd < 0 ? null : binding.peerName(fd);
+  return peer ? { address: peer[0], port: peer[1] } : { address: socket.remoteAddress, port: socket.remotePort };
 }
 
 function onDestroy(socket: Protected, error: Error | null): void {
@@ -172,22 +179,24 @@ function onDestroy(socket: Protected, error: Error | null): void {
   live.delete(socket);
   countClosed();
   if (error === null) return;
-  const silentMs = silence(socket);
+  const fd = handleFd(socket);
+  const silentMs = silence(fd);
   const cause = causeOf(error, silentMs, policy.idleMs);
   if (cause === null) return;
-  reportDeath(
-    () => ({
+  reportDeath(() => {
+    const peer = peerOf(socket, fd);
+    return {
       socket,
       cause,
       error,
-      remoteAddress: socket.remoteAddress,
-      remotePort: socket.remotePort,
+      remoteAddress: peer.address,
+      remotePort: peer.port,
+      // getsockname still answers for a dead socket
       localPort: socket.localPort,
       budgetMs: policy.budgetMs,
       silentMs,
-    }),
-    cause,
-  );
+    };
+  }, cause);
 }
 
 function onNodeSetKeepAlive(socket: Protected): void {
