@@ -46,7 +46,7 @@ describe.skipIf(reason)(`preloaded into an app with ioredis, pg, mysql2, fetch, 
     await stopAllServers();
   });
 
-  it('every TCP socket of the app holds the policy, read back after the drivers connected and the agent reused its socket', async () => {
+  it('every TCP socket of the app holds the policy, read back after the drivers connected and the agent reused its socket', { timeout: 90_000 }, async () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { report, inventory, stats } = await child.report();
     const byPort = (port: number) => report.filter((s) => s.remotePort === port);
@@ -75,5 +75,5 @@ describe.skipIf(reason)(`preloaded into an app with ioredis, pg, mysql2, fetch, 
     }
     const { stats } = await child.report();
     expect(stats.deaths.timeout).toBeGreaterThanOrEqual(3);
-  }, 40_000);
+  }, 90_000);
 });
