@@ -135,14 +135,28 @@ describe('scope', () => {
 describe('unprotect()', () => {
   it('leaves new sockets alone, stops listing the old ones and restores net.Socket', async () => {
     const proto = { ...Object.getOwnPropertyDescriptors(net.Socket.prototype) };
-    const { port } = await serve();
-    const unprotect = protect({ idle: 5000 });
+    const server = net.createServer();
+    const acceptedSockets: net.Socket[] = [];
+    server.on('connection', (socket) => acceptedSockets.push(socket.on('error', () => {})));
+    const { port } = await serve(server);
+    cleanup.push(() => acceptedSockets.forEach((socket) => socket.destroy()));
+    const unprotect = protect({ idle: 5000, userTimeout: 9000 });
     const kept = await connect(port);
+    // the second accepted socket takes the policy from its listener
+    await connect(port);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(acceptedSockets.map((socket) => getKeepAlive(socket))).toMatchObject([
+      { enabled: true, idle: 5000, userTimeout: 9000 },
+      { enabled: true, idle: 5000, userTimeout: 9000 },
+    ]);
     expect(sockets().map((s) => s.socket)).toContain(kept);
     unprotect();
     expect(sockets()).toHaveLength(0);
     const fresh = await connect(port);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(getKeepAlive(fresh).enabled).toBe(false);
+    // and the listener passes nothing on any more
+    expect(getKeepAlive(acceptedSockets[2])).toMatchObject({ enabled: false, userTimeout: 0 });
     expect(getKeepAlive(kept).idle).toBe(5000); // what the kernel holds stays
     for (const name of ['connect', 'setKeepAlive', '_destroy'] as const) {
       expect(net.Socket.prototype[name as keyof net.Socket]).toBe(proto[name].value);
