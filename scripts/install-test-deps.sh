@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # One package per line: "<command or file that proves it is there> <debian package>"
 # Keep the reason beside each line.
 deps=(
+  "chromium chromium"  # renders the drill's SVG timeline once, to check the picture is not blank (test/harness/drill-timeline.test.ts)
   # real servers test/support/servers.ts starts in a namespace of its own (test/servers/)
   "/usr/bin/redis-server redis-server"
   "/usr/lib/postgresql postgresql"
