@@ -7,3 +7,4 @@ export type { SocketLike } from './kernel/socket';
 export * from './heartbeat';
 export { keepAlive } from './layers';
 export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './layers';
+export * from './protect';

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { invalidType, invalidValue, unsupported } from './errors';
 import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
 import { limitsFor, nodeTakesIntervalAndCount } from './kernel/platform';
-import { resolveSocket } from './kernel/socket';
+import { isUnixDomain, resolveSocket } from './kernel/socket';
 import { noProtocolError } from './heartbeat/errors';
 import { Heartbeat } from './heartbeat/framed';
 import { ProtocolMonitor, type Monitor } from './heartbeat/monitor';
@@ -27,6 +27,7 @@ export interface KeepAliveLayers {
 /** Why the kernel cannot watch this socket as asked, or null if it can. */
 function kernelObstacle(socket: unknown, idle: number, interval: number, count: number): { reason: string; code: 'no-fd' | 'sub-second' | 'too-large' } | null {
   if (!(socket instanceof net.Socket)) return { reason: 'the stream is not a TCP socket, so there is no socket option to set', code: 'no-fd' };
+  if (isUnixDomain(socket)) return { reason: 'a Unix-domain socket has no TCP keepalive', code: 'no-fd' };
   try {
     const resolved = resolveSocket(socket);
     if (resolved.kind === 'handle-only' && !nodeTakesIntervalAndCount()) {

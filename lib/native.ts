@@ -10,6 +10,8 @@ export interface NativeBinding {
   /** [idleS, intervalS, count] */
   systemDefaults(): [number, number, number];
   tcpInfo(fd: number): TcpInfo;
+  /** [address, port] of the peer, readable after the connection died (Linux); null where not */
+  peerName(fd: number): [string, number] | null;
 }
 
 /** Fields of TCP_INFO every platform can fill; null where this one cannot. */

@@ -12,7 +12,6 @@ import {
   MESSAGE_TYPES,
   PING_PAYLOAD,
   toPayload,
-  type DecodeState,
   type Framing,
   type PartialFrame,
 } from './framing';
@@ -54,6 +53,8 @@ function onSocketDrain(this: Watched): void {
 }
 
 // The rare incomplete frame lives here rather than in a field of every heartbeat.
+// Heartbeat is a DecodeState without saying `implements`: those members are
+// internal and stripped from the typings, where the clause would not hold.
 const partials = new Map<Heartbeat, PartialFrame>();
 
 /**
@@ -66,7 +67,7 @@ const partials = new Map<Heartbeat, PartialFrame>();
 // sent at 'drain'. Dropping them all would get a busy peer declared dead.
 const waitingPongs = new Map<Heartbeat, Buffer>();
 
-export class Heartbeat extends Monitor implements DecodeState {
+export class Heartbeat extends Monitor {
   /** @internal the one incomplete frame held */
   get partial(): PartialFrame | null {
     return partials.size === 0 ? null : (partials.get(this) ?? null);

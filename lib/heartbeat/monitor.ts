@@ -31,8 +31,11 @@ export interface Monitor extends EventEmitter {}
  * Watches one connection. Events: 'ping' (seq), 'pong' ({ rtt }), 'dead'
  * (error with code ERR_HEARTBEAT_TIMEOUT, .probes, .sinceLastReceived).
  * Made by monitor(), heartbeat() and the adapters.
+ *
+ * (A Scheduled for the shared scheduler, without `implements`: those members
+ * are internal and stripped from the typings, where the clause would not hold.)
  */
-export abstract class Monitor implements Scheduled {
+export abstract class Monitor {
   /** @internal shared between monitors made from the same options */
   readonly timing: Timing;
   /**
