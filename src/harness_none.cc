@@ -1,6 +1,4 @@
 // The peer-killing helpers of the test harness are Linux-only.
-#include <errno.h>
-
 #include "keepalive.h"
 
 namespace tcpka {
@@ -8,7 +6,7 @@ namespace tcpka {
 static int Unsupported(const char* what, Failure* failed) {
   failed->syscall = "setsockopt";
   failed->what = what;
-  return ENOTSUP;
+  return kNotSupported;
 }
 
 int AttachDropFilter(int, Failure* failed) { return Unsupported("SO_ATTACH_FILTER", failed); }

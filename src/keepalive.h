@@ -6,12 +6,28 @@
 
 #include <cstdint>
 
+#ifdef _WIN32
+#include <winerror.h>
+#else
+#include <cerrno>
+#endif
+
 namespace tcpka {
 
 // Values the caller does not want changed are kLeave. Times are already in
 // the unit the JS layer promised the kernel: whole seconds for idle and
 // interval, milliseconds for the user timeout (converted per platform).
 constexpr int kLeave = -1;
+
+// The error for "this OS has no such option". addon.cc hands every error to
+// uv_translate_sys_error, which on Windows reads a Windows error code, not
+// an errno: a POSIX ENOTSUP there came out as UNKNOWN. ERROR_NOT_SUPPORTED is
+// the Windows code libuv maps to ENOTSUP (WSAEOPNOTSUPP maps to nothing).
+#ifdef _WIN32
+constexpr int kNotSupported = ERROR_NOT_SUPPORTED;
+#else
+constexpr int kNotSupported = ENOTSUP;
+#endif
 
 struct KeepAliveRequest {
   bool enable;
@@ -61,8 +77,8 @@ int GetKeepAlive(int fd, KeepAliveState* out, Failure* failed);
 int ReadSystemDefaults(SystemDefaults* out, Failure* failed);
 int ReadTcpInfo(int fd, TcpInfo* out, Failure* failed);
 
-// Test-harness helpers: ways to make a peer die. ENOTSUP where the OS has
-// no equivalent.
+// Test-harness helpers: ways to make a peer die. kNotSupported where the OS
+// has no equivalent.
 int AttachDropFilter(int fd, Failure* failed);
 int DetachFilter(int fd, Failure* failed);
 int SetRepairMode(int fd, bool on, Failure* failed);

@@ -1,18 +1,16 @@
 // Node gives JavaScript no SOCKET handle on Windows, so per-socket options
 // are set from lib/ through Node's own setKeepAlive; only the system
 // defaults are read here.
-#include <windows.h>
-
-#include <cerrno>
-
 #include "keepalive.h"
+
+#include <windows.h>
 
 namespace tcpka {
 
 static int NoHandle(const char* what, Failure* failed) {
   failed->syscall = "setsockopt";
   failed->what = what;
-  return ENOTSUP;
+  return kNotSupported;
 }
 
 int SetKeepAlive(int, const KeepAliveRequest&, Failure* failed) { return NoHandle("SO_KEEPALIVE", failed); }
