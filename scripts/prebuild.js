@@ -3,7 +3,7 @@
 // Makes the N-API prebuilds that ship in the tarball, loaded at require time:
 //   prebuilds/linux-<arch>/tcp-keepalive.<glibc|musl>.node, prebuilds/<platform>-<arch>/tcp-keepalive.node
 //
-// Usage: npm run prebuild [-- [--allow-unavailable] [target ...]]
+// Usage: npm run prebuild [-- [--allow-unavailable] [--if-stale] [target ...]]
 //   target: an arch of this platform (x64, arm64) or platform-arch (win32-x64).
 //   Default: this platform-arch; on linux-x64 also linux-arm64 (Debian's
 //   g++-aarch64-linux-gnu) and win32-x64 (Debian's mingw-w64 against the
@@ -12,6 +12,8 @@
 //   --allow-unavailable: a target whose toolchain is missing and cannot be
 //   installed (not root, no apt-get) is reported and does not fail the run;
 //   a target that fails to compile always does.
+//   --if-stale: a target whose prebuild is newer than every build input is
+//   left as it is (npm test's pretest uses both flags).
 //
 // Each target builds in its own scratch copy of the package (the developer's
 // build/, which the test suite loads, is never touched) and lands in
@@ -93,7 +95,12 @@ function buildWithGyp(target, scratch) {
   }
   const prebuildify = require.resolve('prebuildify/bin.js', { paths: [root] });
   // N-API: one binary per platform-arch serves every Node; the running Node's
-  // headers (npm run passes the user's nodedir, if set) are as good as any.
+  // headers are as good as any: the user's nodedir (npm run passes it), else
+  // this Node's own install when it ships them (offline), else a download.
+  const ownHeaders = path.resolve(process.execPath, '..', '..');
+  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(ownHeaders, 'include', 'node', 'node_api.h'))) {
+    env.npm_config_nodedir = ownHeaders;
+  }
   // Only Linux has two libcs; prebuildify would tag macOS and Windows "glibc" too.
   const libc = platform === 'linux' ? ['--tag-libc'] : [];
   const args = [prebuildify, '--napi', '--strip', ...libc, `--target=${process.versions.node}`, `--arch=${arch}`, ...flags, `--cwd=${scratch}`];
@@ -137,6 +144,19 @@ function buildWithMingw(target, scratch) {
   return out;
 }
 
+/** Newest modification time of the files a prebuild is made from. */
+function newestInput() {
+  const files = [__filename, path.join(root, 'binding.gyp'), ...fs.readdirSync(path.join(root, 'src')).map((f) => path.join(root, 'src', f))];
+  return Math.max(...files.map((file) => fs.statSync(file).mtimeMs));
+}
+
+function upToDate(target) {
+  const dir = path.join(root, 'prebuilds', target);
+  if (!fs.existsSync(dir)) return false;
+  const built = fs.readdirSync(dir).map((file) => fs.statSync(path.join(dir, file)).mtimeMs);
+  return built.length > 0 && Math.min(...built) > newestInput();
+}
+
 function buildTarget(target) {
   const scratch = scratchCopy();
   try {
@@ -151,16 +171,22 @@ function buildTarget(target) {
 }
 
 function parse(argv) {
-  const allowUnavailable = argv.includes('--allow-unavailable');
+  const flags = argv.filter((arg) => arg.startsWith('--'));
+  const unknown = flags.filter((flag) => flag !== '--allow-unavailable' && flag !== '--if-stale');
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown[0]}; the options are --allow-unavailable, --if-stale`);
   const named = argv.filter((arg) => !arg.startsWith('--'));
   const targets = named.length > 0 ? named.map((t) => (t.includes('-') ? t : `${process.platform}-${t}`)) : defaultTargets();
-  return { allowUnavailable, targets };
+  return { allowUnavailable: flags.includes('--allow-unavailable'), ifStale: flags.includes('--if-stale'), targets };
 }
 
 function main() {
-  const { allowUnavailable, targets } = parse(process.argv.slice(2));
+  const { allowUnavailable, ifStale, targets } = parse(process.argv.slice(2));
   let failed = false;
   for (const target of targets) {
+    if (ifStale && upToDate(target)) {
+      console.log(`prebuild: ${target} up to date`);
+      continue;
+    }
     console.log(`prebuild: ${target}`);
     const started = process.hrtime.bigint();
     try {
@@ -176,4 +202,9 @@ function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-main();
+try {
+  main();
+} catch (error) {
+  console.error(`prebuild: ${error.message}`);
+  process.exitCode = 2;
+}
