@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the addon with AddressSanitizer and UndefinedBehaviorSanitizer in a
-# scratch directory (build/ of the tree is left alone), then runs the whole
-# vitest suite of this tree against that build.
+# Copies this checkout to a scratch directory, builds the addon there with
+# AddressSanitizer and UndefinedBehaviorSanitizer, and runs the whole vitest
+# suite in that copy. The checkout's own build/ is left alone, and the
+# production loader needs no way to be pointed at another addon.
 #
 # Node itself is not instrumented, so libasan is preloaded and leak checking
 # is off (node's own allocations at exit would be reported); every other
@@ -14,7 +15,8 @@ trap cleanup EXIT
 # mktemp makes it 0700; tests that drop to user nobody must load the addon too.
 chmod 755 "$work"
 
-cp -r "$root/binding.gyp" "$root/src" "$root/package.json" "$work/"
+# Everything but the builds; node_modules is shared through a link.
+tar -C "$root" --exclude=./node_modules --exclude=./build --exclude=./prebuilds -cf - . | tar -C "$work" -xf -
 ln -sfn "$root/node_modules" "$work/node_modules"
 
 # Headers of the running node: its own install when it ships them (offline),
@@ -35,21 +37,20 @@ if ! ldd "$addon" | grep -q libasan; then
 fi
 libasan="$(ldd "$addon" | awk '/libasan/ {print $3}')"
 
-cd "$root"
-npx tsc -p .
+cd "$work"
+node node_modules/typescript/bin/tsc -p .
 
-export TCP_KEEPALIVE_ADDON_DIR="$work"
 export LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summary=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 # The suite must really be talking to the sanitized build.
 node -e '
-  require("./dist/binding");
+  require("./dist/native");
   const maps = require("fs").readFileSync("/proc/self/maps", "utf8");
-  if (!maps.includes(process.env.TCP_KEEPALIVE_ADDON_DIR + "/build/Release/tcp_keepalive.node")) {
+  if (!maps.includes(process.cwd() + "/build/Release/tcp_keepalive.node")) {
     console.error("asan.sh: the sanitized addon was not the one loaded"); process.exit(1);
   }
-  console.log("== sanitized addon loaded:", process.env.TCP_KEEPALIVE_ADDON_DIR);
+  console.log("== sanitized addon loaded from", process.cwd());
 '
 node node_modules/vitest/vitest.mjs run "$@"

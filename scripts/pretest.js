@@ -2,7 +2,7 @@
 'use strict';
 // npm test's pretest, the same on every OS: on Linux the system tools the
 // tests use (scripts/install-test-deps.sh: apt-get as root), then the
-// TypeScript, then the prebuilds that test/package/ runs (up-to-date ones are
+// TypeScript (compiled, and type-checked with the tests), then the prebuilds that test/package/ runs (up-to-date ones are
 // kept; a cross toolchain that cannot be installed skips its target, and the
 // tests of that target say so).
 // A Node script rather than a shell line: on Windows, npm runs scripts with
@@ -16,4 +16,5 @@ const npm = (...args) => run(process.execPath, [process.env.npm_execpath, ...arg
 
 if (process.platform === 'linux') run('bash', [path.join(__dirname, 'install-test-deps.sh')]);
 npm('run', 'compile');
+npm('run', 'typecheck');
 npm('run', 'prebuild', '--', '--allow-unavailable', '--if-stale');

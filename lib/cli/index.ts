@@ -4,12 +4,12 @@ import { UsageError, type Command } from './common';
 // '.js' is needed: the compiled import() resolves like ESM; each module
 // exports its Command as `command`.
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  sysctl: async () => (await import('./sysctl.js')).command,
-  plan: async () => (await import('./plan.js')).command,
-  sockets: async () => (await import('./sockets.js')).command,
-  'ping-server': async () => (await import('./ping.js')).pingServer,
-  'ping-client': async () => (await import('./ping.js')).pingClient,
-  drill: async () => (await import('./drill.js')).command,
+  sysctl: async () => (await import('./commands/sysctl.js')).command,
+  plan: async () => (await import('./commands/plan.js')).command,
+  sockets: async () => (await import('./commands/sockets.js')).command,
+  'ping-server': async () => (await import('./commands/ping.js')).pingServer,
+  'ping-client': async () => (await import('./commands/ping.js')).pingClient,
+  drill: async () => (await import('./commands/drill.js')).command,
 };
 
 const DEFAULT = 'sysctl';

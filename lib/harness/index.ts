@@ -16,7 +16,7 @@ export {
   SETUP_NAMES,
   DEFAULT_TIMINGS,
   PASSING,
-} from './scenarios';
-export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './scenarios';
+} from './drill/scenarios';
+export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './drill/scenarios';
 export { killAll, liveChildren } from './children';
 export { hasNetAdmin, namespaceSupport } from './privilege';

@@ -2,7 +2,7 @@
 // kill it in one of the ways connections die.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deathSignalPrefix, track } from './children';
 import { canAdministerNetwork } from './privilege';
@@ -50,10 +50,8 @@ export async function cannotCause(death: Death): Promise<string | null> {
 }
 
 function peerScript(): string {
-  // Run from dist/ also when the harness itself is loaded from lib/ (tests).
-  const script = join(__dirname, '..', '..', 'dist', 'harness', 'peer-process.js');
-  if (!existsSync(script)) throw new Error(`The harness peer is not built (${script} is missing): run \`npm run build\``);
-  return script;
+  // A separate process, so that a peer can be frozen or killed on its own.
+  return join(__dirname, 'bin', 'peer-process.js');
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { binding } from '../binding';
+import { binding } from '../native';
 
 const CAP_NET_ADMIN = 12;
 

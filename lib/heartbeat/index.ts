@@ -1,13 +1,13 @@
 export { monitor, Monitor, ProtocolMonitor, DEFAULT_TIMING } from './monitor';
 export type { MonitorOptions, MonitorTiming, PongInfo } from './monitor';
-export { heartbeat, Heartbeat } from './heartbeat';
-export type { HeartbeatOptions } from './heartbeat';
+export { heartbeat, Heartbeat } from './framed';
+export type { HeartbeatOptions } from './framed';
 export { respond } from './respond';
 export type { RespondOptions } from './respond';
 export { wsHeartbeat, http2Heartbeat } from './adapters';
 export type { WebSocketLike } from './adapters';
-export { keepAlive } from './keep-alive';
-export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './keep-alive';
+export { keepAlive } from '../layers';
+export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from '../layers';
 export { encode, encodePing, encodePong, decode, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
 export type { Framing } from './framing';
 export type { HeartbeatTimeoutError, UnknownTypeError } from './errors';

@@ -5,11 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
+import { ROOT } from './paths';
 
-export const root = resolve(__dirname, '..', '..');
 /** Downloads and wine's prefix, kept between runs (node_modules is not committed). */
-export const cacheDir = join(root, 'node_modules', '.cache', 'tcp-keepalive-tests');
+export const cacheDir = join(ROOT, 'node_modules', '.cache', 'tcp-keepalive-tests');
 
 /** Full path of a command on this process's PATH, or undefined. */
 export function which(command: string): string | undefined {
@@ -22,7 +22,7 @@ export const npmCli = process.env.npm_execpath ?? realpathSync(which('npm') ?? j
 
 /** Why the prebuild for `target` cannot be tested, or undefined when it is there. */
 export function missingPrebuild(target: string, file: string): string | undefined {
-  return existsSync(join(root, 'prebuilds', target, file)) ? undefined : `no prebuilds/${target}/${file}: run npm run prebuild`;
+  return existsSync(join(ROOT, 'prebuilds', target, file)) ? undefined : `no prebuilds/${target}/${file}: run npm run prebuild`;
 }
 
 /**
@@ -59,8 +59,8 @@ export function packageWithOnly(target: string): { dir: string; remove(): void }
   const work = mkdtempSync(join(tmpdir(), `tcp-keepalive-${target}-`));
   const dir = join(work, 'tcp-keepalive');
   mkdirSync(dir);
-  for (const entry of ['package.json', 'dist']) cpSync(join(root, entry), join(dir, entry), { recursive: true });
-  cpSync(join(root, 'prebuilds', target), join(dir, 'prebuilds', target), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'junction');
+  for (const entry of ['package.json', 'dist']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  cpSync(join(ROOT, 'prebuilds', target), join(dir, 'prebuilds', target), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'junction');
   return { dir, remove: () => rmSync(work, { recursive: true, force: true }) };
 }

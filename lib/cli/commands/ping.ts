@@ -1,0 +1,182 @@
+// `tcp-keepalive ping-server` and `ping-client`: the built-in heartbeat on
+// the command line, wire-compatible with the classic C ping-pong programs.
+// They reproduce the two classic experiments: a server slower than the
+// client's budget gets the connection declared dead; a faster one keeps it up.
+import * as net from 'node:net';
+import { DEFAULT_TIMING } from '../../heartbeat/monitor';
+import { heartbeat } from '../../heartbeat/framed';
+import { respond } from '../../heartbeat/respond';
+import { checkFraming, classify, type Framing } from '../../heartbeat/framing';
+import { color, parse, UsageError, type Command, type Options } from '../common';
+
+/** One line per event: text for people, or a JSON object per line with --json. */
+function reporter(json: boolean) {
+  return (event: string, text: string, fields: Record<string, unknown> = {}) => {
+    process.stdout.write(json ? JSON.stringify({ event, ...fields }) + '\n' : text + '\n');
+  };
+}
+
+function integer(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}'`);
+  return value;
+}
+
+function framingOf(values: Record<string, unknown>): Framing {
+  try {
+    return checkFraming(values.framing, '--framing');
+  } catch {
+    throw new UsageError(`--framing must be classic or compact, got '${String(values.framing)}'`);
+  }
+}
+
+function frameName(framing: Framing, type: number): string {
+  const kind = classify(framing, type, null);
+  return kind === 'ping' ? 'PING' : kind === 'pong' ? 'PONG' : kind === 'message' ? `message type ${type}` : `unknown type ${type}`;
+}
+
+/** Resolves on SIGINT or SIGTERM, so a command can end cleanly with exit 0. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+const SERVER_OPTIONS: Options = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  delay: { type: 'string' },
+  framing: { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+export const pingServer: Command = {
+  summary: 'answer heartbeat PINGs with PONGs, after an optional delay',
+  usage: `Usage: tcp-keepalive ping-server [--host <h>] [--port <p>] [--delay <ms>] [--framing classic|compact] [--json]
+
+Listens (default 127.0.0.1, port 7000; port 0 picks a free one), answers every
+PING with a PONG after --delay ms (default 0) and prints each frame received.
+Runs until interrupted.`,
+  async run(argv) {
+    const { values } = parse(argv, SERVER_OPTIONS);
+    const host = (values.host as string | undefined) ?? '127.0.0.1';
+    const port = integer(values, 'port', 7000, 0);
+    const delay = integer(values, 'delay', 0, 0);
+    const framing = framingOf(values);
+    const report = reporter(values.json === true);
+    const open = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      report('connection', `connection from ${peer}`, { peer });
+      socket.on('error', (error) => report('error', `${peer}: ${error.message}`, { peer, message: error.message }));
+      socket.on('close', () => report('close', `${peer} closed`, { peer }));
+      respond(socket, {
+        delay,
+        framing,
+        onFrame: (type, payload) => {
+          const name = frameName(framing, type);
+          report('frame', `received ${name} from ${peer}${name.startsWith('message') ? ` (${payload.length} bytes)` : ''}`, { peer, type, bytes: payload.length });
+        },
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address() as net.AddressInfo;
+    report('listening', `listening on ${address.address}:${address.port} (${framing} framing, PONG after ${delay} ms)`, {
+      host: address.address,
+      port: address.port,
+      framing,
+      delay,
+    });
+    await untilSignal();
+    server.close();
+    for (const socket of open) socket.destroy();
+    return 0;
+  },
+};
+
+const CLIENT_OPTIONS: Options = {
+  idle: { type: 'string' },
+  interval: { type: 'string' },
+  count: { type: 'string' },
+  framing: { type: 'string' },
+  duration: { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+export const pingClient: Command = {
+  summary: 'connect and send heartbeat PINGs; exit 1 when the connection is dead',
+  usage: `Usage: tcp-keepalive ping-client <host> <port> [--idle <ms>] [--interval <ms>] [--count <n>] [--framing classic|compact] [--duration <ms>] [--json]
+
+After --idle ms with nothing received (default ${DEFAULT_TIMING.idle}) sends a PING, then one every
+--interval ms (default ${DEFAULT_TIMING.interval}) while unanswered; after --count unanswered PINGs
+(default ${DEFAULT_TIMING.count}) prints "connection dead" and exits 1. With --duration, exits 0
+after that many ms if still alive.`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, CLIENT_OPTIONS, true);
+    if (positionals.length !== 2) throw new UsageError('expected <host> <port>');
+    const [host, portText] = positionals;
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`<port> must be an integer from 1 to 65535, got '${portText}'`);
+    const idle = integer(values, 'idle', DEFAULT_TIMING.idle, 1);
+    const interval = integer(values, 'interval', DEFAULT_TIMING.interval, 1);
+    const count = integer(values, 'count', DEFAULT_TIMING.count, 1);
+    const duration = values.duration === undefined ? null : integer(values, 'duration', 0, 1);
+    const framing = framingOf(values);
+    const report = reporter(values.json === true);
+
+    const socket = net.connect({ host, port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    report('connected', `connected to ${host}:${port} (dead after ${idle} + ${interval} x ${count} ms of silence)`, { host, port, idle, interval, count });
+    const hb = heartbeat(socket, { idle, interval, count, framing });
+    hb.on('ping', (seq: number) => report('ping', `sending heartbeat #${seq}`, { seq }));
+    hb.on('pong', ({ rtt }: { rtt: number }) => report('pong', `received heartbeat (rtt ${rtt.toFixed(1)} ms)`, { rtt }));
+    hb.on('message', (type: number, payload: Buffer) => report('message', `received message type ${type} (${payload.length} bytes)`, { type, bytes: payload.length }));
+
+    return new Promise<number>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let dead = false;
+      let finished = false;
+      const finish = (code: number) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
+        hb.stop();
+        socket.destroy();
+        resolve(code);
+      };
+      const interrupted = () => finish(0);
+      process.on('SIGINT', interrupted);
+      process.on('SIGTERM', interrupted);
+      if (duration !== null) timer = setTimeout(() => finish(0), duration);
+      hb.on('dead', (error: Error & { probes: number; sinceLastReceived: number }) => {
+        dead = true;
+        report('dead', color.red(`connection dead: ${error.message}`), { probes: error.probes, sinceLastReceived: error.sinceLastReceived });
+      });
+      socket.on('error', (error: Error & { code?: string }) => {
+        if (error.code !== 'ERR_HEARTBEAT_TIMEOUT') report('error', `error: ${error.message}`, { message: error.message, code: error.code });
+      });
+      socket.on('close', () => {
+        if (!dead && !finished) report('close', 'connection closed by the peer', {});
+        finish(1);
+      });
+    });
+  },
+};

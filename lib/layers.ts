@@ -1,0 +1,140 @@
+// One call for both layers: kernel keepalive where it can do what was
+// asked, the heartbeat where it cannot (sub-second budgets, no fd).
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { describeValue, invalidType, invalidValue, unsupported } from './errors';
+import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
+import { limitsFor } from './kernel/platform';
+import { resolveSocket } from './kernel/socket';
+import { noProtocolError } from './heartbeat/errors';
+import type { Framing } from './heartbeat/framing';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat/framed';
+import { checkTiming, ProtocolMonitor, type Monitor } from './heartbeat/monitor';
+
+export type Fallback = 'auto' | 'always' | 'never';
+export type Layer = 'kernel' | 'heartbeat';
+
+export interface KeepAliveLayersOptions {
+  /** ms of silence before the first probe or PING */
+  idle: number;
+  /** ms between unanswered probes or PINGs */
+  interval: number;
+  /** unanswered probes or PINGs before the connection is dead */
+  count: number;
+  /**
+   * 'auto' (default): the kernel where it can be set as asked, else the
+   * heartbeat; 'always': the heartbeat, and the kernel too where it can be
+   * set; 'never': the kernel only, an error if it cannot be set as asked.
+   */
+  fallback?: Fallback;
+  /**
+   * How the heartbeat may speak: `framing` when both ends use this package's
+   * framing (then it owns the stream), or `ping` for the protocol's own ping.
+   * Without either, the heartbeat is never started.
+   */
+  heartbeat?: Omit<HeartbeatOptions, 'idle' | 'interval' | 'count'> & { framing?: Framing; ping?: () => unknown };
+}
+
+export interface KeepAliveLayers {
+  /** what the kernel holds, null when the kernel layer is off or the socket is still connecting */
+  kernel: KeepAliveState | null;
+  heartbeat: Heartbeat | Monitor | null;
+  /** the layers in effect */
+  layers: Layer[];
+  /** why the kernel layer is not in effect, when it is not */
+  kernelSkipped?: string;
+}
+
+const FALLBACKS: readonly Fallback[] = ['auto', 'always', 'never'];
+
+/** Why the kernel cannot watch this socket as asked, or null if it can. */
+function kernelObstacle(socket: unknown, idle: number, interval: number, count: number): { reason: string; code: 'no-fd' | 'sub-second' | 'too-large' } | null {
+  if (!(socket instanceof net.Socket)) return { reason: 'the stream is not a TCP socket, so there is no socket option to set', code: 'no-fd' };
+  try {
+    const resolved = resolveSocket(socket);
+    if (resolved.kind === 'handle-only' && net.Socket.prototype.setKeepAlive.length < 4) {
+      return { reason: `Node.js ${process.version} on ${process.platform} sets only the idle delay`, code: 'no-fd' };
+    }
+  } catch (error) {
+    return { reason: (error as Error).message, code: 'no-fd' };
+  }
+  const limits = limitsFor();
+  for (const [name, value, range] of [
+    ['idle', idle, limits.idle],
+    ['interval', interval, limits.interval],
+  ] as const) {
+    if (value / 1000 > range.max) return { reason: `${name} ${value} ms is above the kernel's ${range.max} s`, code: 'too-large' };
+    if (value % 1000 !== 0) return { reason: `${name} ${value} ms is not whole seconds, and the kernel takes whole seconds`, code: 'sub-second' };
+  }
+  if (count > limits.count.max) return { reason: `count ${count} is above the kernel's ${limits.count.max}`, code: 'too-large' };
+  return null;
+}
+
+function startHeartbeat(socket: Duplex, timing: { idle: number; interval: number; count: number }, options: KeepAliveLayersOptions['heartbeat']): Heartbeat | Monitor {
+  const { ping, ...rest } = options!;
+  if (ping === undefined) return new Heartbeat(socket, { ...rest, ...timing });
+  if (typeof ping !== 'function') throw invalidType('options.heartbeat.ping', 'a function', ping);
+  if (rest.framing !== undefined) throw invalidValue('options.heartbeat', 'takes framing or ping, not both: ping() means the protocol is the user\'s own');
+  const monitor = new ProtocolMonitor({
+    ...rest,
+    ...timing,
+    ping,
+    destroy: (error) => socket.destroy(error),
+    // Watching bytes read leaves the stream's reading to its owner.
+    progress: socket instanceof net.Socket ? () => socket.bytesRead : undefined,
+  });
+  monitor.listen(socket, 'close', () => monitor.stop());
+  return monitor;
+}
+
+/**
+ * Watches a connection with kernel keepalive, the heartbeat, or both, as
+ * `fallback` says, and reports which layers are in effect.
+ */
+export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersOptions): KeepAliveLayers {
+  if (!socket || typeof (socket as Duplex).on !== 'function') throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with idle, interval, count and fallback', options);
+  for (const field of ['idle', 'interval', 'count'] as const) {
+    if (options[field] == null) throw invalidType(`options.${field}`, 'a positive integer', options[field]);
+  }
+  const { idle, interval, count } = checkTiming(options);
+  const fallback = options.fallback ?? 'auto';
+  if (!FALLBACKS.includes(fallback)) throw invalidValue('options.fallback', `must be 'auto', 'always' or 'never'. Received ${describeValue(fallback)}`);
+  const hb = options.heartbeat;
+  if (hb !== undefined && (hb === null || typeof hb !== 'object')) throw invalidType('options.heartbeat', 'an object with framing or ping', hb);
+  const canHeartbeat = hb !== undefined && (hb.framing !== undefined || hb.ping !== undefined);
+
+  const obstacle = kernelObstacle(socket, idle, interval, count);
+  // 'always' keeps the kernel as a backstop even when it must round a
+  // sub-second time up to a whole second.
+  const wantKernel = obstacle === null || (fallback === 'always' && obstacle.code === 'sub-second');
+  const wantHeartbeat = fallback === 'always' || (fallback === 'auto' && obstacle !== null);
+
+  if (fallback === 'never' && obstacle) {
+    throw unsupported(`Kernel keepalive cannot watch this connection as asked: ${obstacle.reason}; fallback 'auto' would use the heartbeat`);
+  }
+  if (wantHeartbeat && !canHeartbeat) {
+    throw noProtocolError(
+      fallback === 'always' ? "fallback 'always' asks for the heartbeat" : `The kernel cannot watch this connection as asked (${obstacle!.reason})`,
+    );
+  }
+  // The heartbeat validates its own options, so it starts first; a kernel
+  // failure then stops it again, and a refused call leaves nothing behind.
+  const heartbeat = wantHeartbeat ? startHeartbeat(socket as Duplex, { idle, interval, count }, hb) : null;
+  let kernel: KeepAliveState | null = null;
+  try {
+    // userTimeout 'auto': keepalive is silent while data is in flight, and
+    // the user timeout drops such a connection within the same budget.
+    const userTimeout = limitsFor().userTimeout ? { userTimeout: 'auto' as const } : {};
+    if (wantKernel) kernel = setKeepAlive(socket as net.Socket, { idle, interval, count, ...userTimeout });
+  } catch (error) {
+    heartbeat?.stop();
+    throw error;
+  }
+  const layers: Layer[] = [];
+  if (wantKernel) layers.push('kernel');
+  if (heartbeat) layers.push('heartbeat');
+  const result: KeepAliveLayers = { kernel, heartbeat, layers };
+  if (!wantKernel && obstacle) result.kernelSkipped = obstacle.reason;
+  return result;
+}
