@@ -1,5 +1,7 @@
 import * as net from 'node:net';
-import { binding } from '../native';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { binding, hasAddon, missingAddon } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
@@ -128,10 +130,13 @@ export function applyThroughNode(
     socket.setKeepAlive(false);
     return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
   }
+  // Only reachable where the platform has the option but the addon is missing.
+  if (request.userTimeoutMs !== LEAVE) throw missingAddon('options.userTimeout');
   const defaults = systemDefaults();
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
-      `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+`,
+      `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+` +
+        (process.platform === 'win32' ? '' : ', or the native addon (install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive")'),
     );
   }
   const idle = request.idleS === LEAVE ? defaults.idle : request.idleS * 1000;
@@ -150,6 +155,8 @@ function apply(target: SocketLike, request: KernelRequest | false): KeepAliveSta
   const resolved = resolveSocket(target);
   switch (resolved.kind) {
     case 'fd':
+      // Without the addon a socket still gets what Node's own setKeepAlive sets.
+      if (resolved.socket !== undefined && !hasAddon()) return applyThroughNode(resolved.socket, request);
       return applyToFd(resolved.fd, request);
     case 'handle-only':
       return applyThroughNode(resolved.socket, request);
@@ -199,6 +206,24 @@ export function getKeepAlive(socket: SocketLike): KeepAliveState {
 
 /** The system-wide defaults a new socket starts with, in ms. */
 export function systemDefaults(): SystemDefaults {
-  const [idleS, intervalS, count] = binding.systemDefaults();
+  const [idleS, intervalS, count] = hasAddon() ? binding.systemDefaults() : systemDefaultsWithoutAddon();
   return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };
+}
+
+/**
+ * [idleS, intervalS, count] read without the addon: /proc on Linux, the
+ * sysctl command on macOS and FreeBSD (values in ms there); elsewhere the
+ * addon is the only reader.
+ */
+function systemDefaultsWithoutAddon(): [number, number, number] {
+  if (process.platform === 'linux') {
+    const read = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/tcp_keepalive_${name}`, 'utf8'));
+    return [read('time'), read('intvl'), read('probes')];
+  }
+  if (process.platform === 'darwin' || process.platform === 'freebsd') {
+    const names = ['net.inet.tcp.keepidle', 'net.inet.tcp.keepintvl', 'net.inet.tcp.keepcnt'];
+    const [idleMs, intervalMs, count] = execFileSync('sysctl', ['-n', ...names], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    return [ceilSeconds(idleMs), ceilSeconds(intervalMs), count];
+  }
+  throw missingAddon('systemDefaults()');
 }
