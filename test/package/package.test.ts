@@ -70,7 +70,7 @@ const { setKeepAlive, getKeepAlive } = require('${PACKAGE}');
 const server = net.createServer().listen(0, '127.0.0.1', () => {
   const socket = net.connect(server.address().port, '127.0.0.1', () => {
     setKeepAlive(socket, { idle: 7000, interval: 3000, count: 4 });
-    const binary = require('node-gyp-build').path(dirname(require.resolve('${PACKAGE}/package.json')));
+    const binary = require(dirname(require.resolve('${PACKAGE}/package.json')) + '/dist/native.js').loadAddon().path;
     console.log(JSON.stringify({ state: getKeepAlive(socket), binary }));
     socket.destroy();
     server.close();
@@ -150,13 +150,13 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
   });
 
   it('holds compiled JS and types, prebuilds, sources, binding.gyp, bin, README, LICENSE, CHANGELOG and nothing else', () => {
-    const allowed = [/^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/];
+    const allowed = [/^scripts\/install\.js$/, /^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/];
     const named = ['package.json', 'binding.gyp', 'README.md', 'LICENSE', 'CHANGELOG.md'];
     const stray = files.filter((f) => !named.includes(f) && !allowed.some((pattern) => pattern.test(f)));
     expect(stray).toEqual([]);
     expect(files).toEqual(expect.arrayContaining([...named, 'dist/index.js', 'dist/index.d.ts', 'bin/tcp-keepalive.js', 'src/addon.cc']));
     expect(files).toContain(`prebuilds/${host}/${PACKAGE}${process.platform === 'linux' ? '.glibc' : ''}.node`);
-    expect(files.some((f) => /^(test|build|scripts|bench)\//.test(f) || f.includes('node_modules'))).toBe(false);
+    expect(files.some((f) => /^(test|build|bench)\//.test(f) || (f.startsWith('scripts/') && f !== 'scripts/install.js') || f.includes('node_modules'))).toBe(false);
   });
 
   it.skipIf(host !== 'linux-x64' || missingPrebuilds.length > 0)(
