@@ -5,11 +5,12 @@
 // python), so it must load a prebuild. The prebuilds for other platforms are
 // run in test/package/prebuild-*.test.ts.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmCli } from '../support/foreign-node';
+import { bareBin, copyTree, newProject, npm, ok, run } from '../support/tarball';
 import { ROOT } from '../support/paths';
 
 const PACKAGE = 'tcp-keepalive';
@@ -22,44 +23,6 @@ const missingPrebuilds = SHIPPED.filter((file) => !existsSync(join(ROOT, 'prebui
 // npm 11's allowScripts policy (npm install-scripts): advisory by default,
 // enforced with --strict-allow-scripts.
 const npmHasAllowScripts = spawnSync(process.execPath, [npmCli, 'install-scripts', '--help'], { stdio: 'ignore' }).status === 0;
-
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 180_000 });
-  if (result.error) throw result.error;
-  return result;
-}
-
-function ok(result: SpawnSyncReturns<string>, what: string): string {
-  if (result.status !== 0) throw new Error(`${what} exited ${result.status}\n${result.stdout}\n${result.stderr}`);
-  return result.stdout;
-}
-
-const npm = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) => run(process.execPath, [npmCli, ...args], cwd, env);
-
-/** What a user installing from the registry has: this tree's files, no build output. */
-function copyTree(to: string): void {
-  const listed = ok(run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT), 'git ls-files');
-  for (const file of listed.split('\0').filter(Boolean)) {
-    if (existsSync(join(ROOT, file))) cpSync(join(ROOT, file), join(to, file));
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(to, 'node_modules'), 'junction');
-}
-
-function newProject(dir: string, extra: object = {}): string {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, ...extra }));
-  return dir;
-}
-
-/** The PATH of a machine with Node.js and no build tools: node, npm, sh. */
-function bareBin(dir: string): string {
-  mkdirSync(dir);
-  symlinkSync(process.execPath, join(dir, 'node'));
-  symlinkSync(npmCli, join(dir, 'npm'));
-  // npm runs install scripts through sh; a shell is no compiler.
-  symlinkSync('/bin/sh', join(dir, 'sh'));
-  return dir;
-}
 
 // A script run in a consumer project: connects to a loopback server, sets
 // keepalive and prints what the kernel holds and which binary was loaded.
