@@ -143,6 +143,26 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(out.state).toMatchObject({ enabled: true, idle: 9000, interval: 2000, count: 5 });
   });
 
+  it('serves every export, loaded on first use, to require and to ESM named imports alike', () => {
+    // require() reads only the entry; each export loads its module when read.
+    const lazy = `const before = Object.keys(require.cache).length; const pkg = require('${PACKAGE}');
+      const entryOnly = Object.keys(require.cache).length - before;
+      const names = Object.keys(pkg).filter((n) => n !== '__esModule');
+      const undefinedOnes = names.filter((n) => pkg[n] === undefined);
+      console.log(JSON.stringify({ entryOnly, names, undefinedOnes }));`;
+    const cjs = JSON.parse(ok(run(process.execPath, ['-e', lazy], consumer, bare), 'require check'));
+    expect(cjs.entryOnly).toBe(1);
+    expect(cjs.undefinedOnes).toEqual([]);
+    expect(cjs.names).toEqual(expect.arrayContaining(['setKeepAlive', 'heartbeat', 'Monitor', 'keepAlive', 'Decoder', 'PING']));
+    // Node's ESM loader learns CommonJS export names by static analysis (cjs-module-lexer).
+    const esm = `import * as all from '${PACKAGE}'; import { heartbeat, Monitor, Heartbeat, keepAlive, PING } from '${PACKAGE}';
+      console.log(JSON.stringify({ names: Object.keys(all).filter((n) => n !== 'default' && n !== '__esModule'),
+        named: [typeof heartbeat, typeof Monitor, Heartbeat.prototype instanceof Monitor, typeof keepAlive, PING] }));`;
+    const out = JSON.parse(ok(run(process.execPath, ['--input-type=module', '-e', esm], consumer, bare), 'import check'));
+    expect(out.names.sort()).toEqual(cjs.names.sort());
+    expect(out.named).toEqual(['function', 'function', true, 'function', 1]);
+  });
+
   it('runs the bin', () => {
     const result = run(join(consumer, 'node_modules', '.bin', PACKAGE), ['--help'], consumer, bare);
     expect(result.stderr).toBe('');
