@@ -8,7 +8,7 @@
       "conditions": [
         ["OS=='linux'", {"sources": ["src/keepalive_posix.cc", "src/system_linux.cc", "src/harness_linux.cc"]}],
         ["OS=='mac' or OS=='freebsd'", {"sources": ["src/keepalive_posix.cc", "src/system_bsd.cc", "src/harness_none.cc"]}],
-        ["OS=='win'", {"sources": ["src/keepalive_win.cc", "src/harness_none.cc"]}]
+        ["OS=='win'", {"sources": ["src/keepalive_win.cc", "src/system_win.cc", "src/harness_none.cc"]}]
       ]
     }
   ]

@@ -1,5 +1,6 @@
 // Errors shaped like Node's own: a class users can test with instanceof and
-// a `code` they can switch on.
+// a `code` they can switch on. Every coded error of the package, in every
+// layer, is made by coded().
 
 export type ErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
@@ -9,8 +10,9 @@ export type ErrorCode =
   | 'ERR_TCP_KEEPALIVE_NO_FD'
   | 'ERR_TCP_KEEPALIVE_UNSUPPORTED';
 
-function withCode<E extends Error>(error: E, code: ErrorCode): E & { code: ErrorCode } {
-  return Object.assign(error, { code });
+/** The one factory: an error with its `code` and any fields that explain it. */
+export function coded<E extends Error, C extends string, F extends object = object>(error: E, code: C, fields?: F): E & { code: C } & F {
+  return Object.assign(error, fields, { code });
 }
 
 export function describeValue(value: unknown): string {
@@ -22,25 +24,25 @@ export function describeValue(value: unknown): string {
 }
 
 export function invalidType(name: string, expected: string, value: unknown): TypeError {
-  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describeValue(value)}`), 'ERR_INVALID_ARG_TYPE');
+  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describeValue(value)}`), 'ERR_INVALID_ARG_TYPE');
 }
 
 export function outOfRange(name: string, range: string, value: unknown): RangeError {
-  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describeValue(value)}`), 'ERR_OUT_OF_RANGE');
+  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describeValue(value)}`), 'ERR_OUT_OF_RANGE');
 }
 
 export function invalidValue(name: string, reason: string): TypeError {
-  return withCode(new TypeError(`The "${name}" argument ${reason}`), 'ERR_INVALID_ARG_VALUE');
+  return coded(new TypeError(`The "${name}" argument ${reason}`), 'ERR_INVALID_ARG_VALUE');
 }
 
 export function socketClosed(): Error {
-  return withCode(new Error('The socket is destroyed or closed: keepalive options cannot be read or set'), 'ERR_SOCKET_CLOSED');
+  return coded(new Error('The socket is destroyed or closed: keepalive options cannot be read or set'), 'ERR_SOCKET_CLOSED');
 }
 
 export function noFd(what: string): Error {
-  return withCode(new Error(`${what} has no file descriptor this process can reach, so kernel keepalive cannot be set on it`), 'ERR_TCP_KEEPALIVE_NO_FD');
+  return coded(new Error(`${what} has no file descriptor this process can reach, so kernel keepalive cannot be set on it`), 'ERR_TCP_KEEPALIVE_NO_FD');
 }
 
 export function unsupported(message: string): Error {
-  return withCode(new Error(message), 'ERR_TCP_KEEPALIVE_UNSUPPORTED');
+  return coded(new Error(message), 'ERR_TCP_KEEPALIVE_UNSUPPORTED');
 }

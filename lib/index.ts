@@ -62,6 +62,7 @@ lazy<typeof HeartbeatAdapters>(() => require('./heartbeat/adapters'), ['wsHeartb
 
 export let keepAlive: typeof Layers.keepAlive;
 lazy<typeof Layers>(() => require('./layers'), ['keepAlive']);
+export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from './layers';
 
 export let encode: typeof HeartbeatFraming.encode;
 export let encodePing: typeof HeartbeatFraming.encodePing;

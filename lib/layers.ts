@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeValue, invalidType, invalidValue, unsupported } from './errors';
 import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
-import { limitsFor } from './kernel/platform';
+import { limitsFor, nodeTakesIntervalAndCount } from './kernel/platform';
 import { hasAddon } from './native';
 import { resolveSocket } from './kernel/socket';
 import { noProtocolError } from './heartbeat/errors';
@@ -54,7 +54,7 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
   try {
     const resolved = resolveSocket(socket);
     const throughNode = resolved.kind === 'handle-only' || !hasAddon();
-    if (throughNode && net.Socket.prototype.setKeepAlive.length < 4) {
+    if (throughNode && !nodeTakesIntervalAndCount()) {
       const why = resolved.kind === 'fd' ? ' without the native addon' : '';
       return { reason: `Node.js ${process.version} on ${process.platform} sets only the idle delay${why}`, code: 'no-fd' };
     }

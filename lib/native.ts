@@ -14,9 +14,6 @@ export interface NativeBinding {
   /** [idleS, intervalS, count] */
   systemDefaults(): [number, number, number];
   tcpInfo(fd: number): TcpInfo;
-  attachDropFilter(fd: number): void;
-  detachFilter(fd: number): void;
-  setRepairMode(fd: number, on: boolean): void;
 }
 
 /** Fields of TCP_INFO every platform can fill; null where this one cannot. */
@@ -33,8 +30,10 @@ export interface TcpInfo {
   lastAckRecvMs: number | null;
 }
 
+/** What the .node file exports: the library's functions and the harness's object. */
+type Addon = NativeBinding & { harness: unknown };
+
 const root = join(__dirname, '..');
-const METHODS = ['setKeepAlive', 'getKeepAlive', 'systemDefaults', 'tcpInfo', 'attachDropFilter', 'detachFilter', 'setRepairMode'] as const;
 
 /**
  * Where the addon can be, best first: a build from source (a checkout, or an
@@ -48,12 +47,12 @@ export function addonCandidates(platform: string = process.platform, arch: strin
 }
 
 /** The first candidate that loads, or why none did. */
-export function loadAddon(): { binding: NativeBinding; path: string } | { binding: null; reason: string } {
+export function loadAddon(): { binding: Addon; path: string } | { binding: null; reason: string } {
   const failures: string[] = [];
   for (const path of addonCandidates()) {
     if (!existsSync(path)) continue;
     try {
-      const module = { exports: {} as NativeBinding };
+      const module = { exports: {} as Addon };
       process.dlopen(module, path);
       return { binding: module.exports, path };
     } catch (error) {
@@ -83,22 +82,34 @@ export function missingAddon(what: string): Error {
 }
 
 /**
- * The native layer, loaded on the first call of any method. Each method then
+ * Methods that load the addon on the first call of any of them. Each then
  * replaces itself with the addon's own function (no cost per call after the
  * first), or, with no addon, with one that throws ERR_TCP_KEEPALIVE_UNSUPPORTED.
  */
-export const binding = {} as NativeBinding;
-for (const name of METHODS) {
-  (binding as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+function loadedOnFirstCall<T extends object>(names: readonly string[], pick: (addon: Addon) => T): T {
+  const target = {} as Record<string, unknown>;
+  const settle = () => {
     const { binding: addon } = load();
-    for (const method of METHODS) {
-      (binding as unknown as Record<string, unknown>)[method] =
-        addon !== null
-          ? addon[method]
+    const source = addon === null ? null : (pick(addon) as Record<string, unknown>);
+    for (const name of names) {
+      target[name] =
+        source !== null
+          ? source[name]
           : () => {
-              throw missingAddon(`${method}()`);
+              throw missingAddon(`${name}()`);
             };
     }
-    return (binding[name] as (...a: unknown[]) => unknown)(...args);
   };
+  for (const name of names) {
+    target[name] = (...args: unknown[]) => {
+      settle();
+      return (target[name] as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return target as T;
 }
+
+export const binding: NativeBinding = loadedOnFirstCall(['setKeepAlive', 'getKeepAlive', 'systemDefaults', 'tcpInfo'], (addon) => addon);
+
+/** The test harness's own functions, typed where they are used (lib/harness/native.ts). */
+export const harnessExports: unknown = loadedOnFirstCall(['attachDropFilter', 'detachFilter', 'setRepairMode'], (addon) => addon.harness as object);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "harness.h"
 #include "sockopt_posix.h"
 
 namespace tcpka {

@@ -4,13 +4,8 @@
 // addon.cc alone turns errors into JavaScript exceptions.
 #pragma once
 
-#include <cstdint>
-
-#ifdef _WIN32
-#include <winerror.h>
-#else
 #include <cerrno>
-#endif
+#include <cstdint>
 
 namespace tcpka {
 
@@ -18,16 +13,6 @@ namespace tcpka {
 // the unit the JS layer promised the kernel: whole seconds for idle and
 // interval, milliseconds for the user timeout (converted per platform).
 constexpr int kLeave = -1;
-
-// The error for "this OS has no such option". addon.cc hands every error to
-// uv_translate_sys_error, which on Windows reads a Windows error code, not
-// an errno: a POSIX ENOTSUP there came out as UNKNOWN. ERROR_NOT_SUPPORTED is
-// the Windows code libuv maps to ENOTSUP (WSAEOPNOTSUPP maps to nothing).
-#ifdef _WIN32
-constexpr int kNotSupported = ERROR_NOT_SUPPORTED;
-#else
-constexpr int kNotSupported = ENOTSUP;
-#endif
 
 struct KeepAliveRequest {
   bool enable;
@@ -65,22 +50,32 @@ struct TcpInfo {
   int64_t last_ack_recv_ms;
 };
 
-// On failure: *failed names the option, sysctl or file involved and
-// *syscall the call that failed.
+// Filled on failure: the call that failed and the option, sysctl or file it
+// was about.
 struct Failure {
   const char* syscall = "";
   const char* what = "";
 };
 
+// For an option this OS does not have. libuv reads the returned number as an
+// errno on POSIX and as a Win32 error on Windows, so each gets its own code
+// for "not supported": ERROR_NOT_SUPPORTED (50 in winerror.h) is the Windows
+// code uv_translate_sys_error names ENOTSUP. WSAEOPNOTSUPP is not in its
+// table and comes out UNKNOWN (test/package/prebuild-win32.test.ts checks
+// this under wine).
+inline int Unsupported(const char* syscall, const char* what, Failure* failed) {
+  failed->syscall = syscall;
+  failed->what = what;
+#ifdef _WIN32
+  return 50;
+#else
+  return ENOTSUP;
+#endif
+}
+
 int SetKeepAlive(int fd, const KeepAliveRequest& req, Failure* failed);
 int GetKeepAlive(int fd, KeepAliveState* out, Failure* failed);
 int ReadSystemDefaults(SystemDefaults* out, Failure* failed);
 int ReadTcpInfo(int fd, TcpInfo* out, Failure* failed);
-
-// Test-harness helpers: ways to make a peer die. kNotSupported where the OS
-// has no equivalent.
-int AttachDropFilter(int fd, Failure* failed);
-int DetachFilter(int fd, Failure* failed);
-int SetRepairMode(int fd, bool on, Failure* failed);
 
 }  // namespace tcpka

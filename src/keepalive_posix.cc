@@ -52,30 +52,35 @@ int SetKeepAlive(int fd, const KeepAliveRequest& req, Failure* failed) {
   // Set the timers before switching keepalive on: if one is refused, the
   // socket is not left probing with values the caller did not ask for.
   if (req.enable) {
-    if (req.idle_s != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, kIdleOption, req.idle_s, kIdleName, failed));
-    if (req.interval_s != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, req.interval_s, "TCP_KEEPINTVL", failed));
-    if (req.count != kLeave)
-      TCPKA_TRY(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, req.count, "TCP_KEEPCNT", failed));
+    if (req.idle_s != kLeave) {
+      if (int err = SetIntOption(fd, IPPROTO_TCP, kIdleOption, req.idle_s, kIdleName, failed)) return err;
+    }
+    if (req.interval_s != kLeave) {
+      if (int err = SetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, req.interval_s, "TCP_KEEPINTVL", failed)) return err;
+    }
+    if (req.count != kLeave) {
+      if (int err = SetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, req.count, "TCP_KEEPCNT", failed)) return err;
+    }
   }
   // The user timeout is independent of SO_KEEPALIVE, so it is honoured when
   // turning keepalive off too.
-  if (req.user_timeout_ms != kLeave) TCPKA_TRY(SetUserTimeout(fd, req.user_timeout_ms, failed));
+  if (req.user_timeout_ms != kLeave) {
+    if (int err = SetUserTimeout(fd, req.user_timeout_ms, failed)) return err;
+  }
   return SetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, req.enable ? 1 : 0, "SO_KEEPALIVE", failed);
 }
 
 int GetKeepAlive(int fd, KeepAliveState* out, Failure* failed) {
   int enabled = 0;
-  TCPKA_TRY(GetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, "SO_KEEPALIVE", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, kIdleOption, &out->idle_s, kIdleName, failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, &out->interval_s, "TCP_KEEPINTVL", failed));
-  TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, &out->count, "TCP_KEEPCNT", failed));
+  if (int err = GetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, "SO_KEEPALIVE", failed)) return err;
+  if (int err = GetIntOption(fd, IPPROTO_TCP, kIdleOption, &out->idle_s, kIdleName, failed)) return err;
+  if (int err = GetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, &out->interval_s, "TCP_KEEPINTVL", failed)) return err;
+  if (int err = GetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, &out->count, "TCP_KEEPCNT", failed)) return err;
   out->enabled = enabled != 0;
   out->user_timeout_ms = -1;
   if (kUserTimeoutOption >= 0) {
     int user_timeout = 0;
-    TCPKA_TRY(GetIntOption(fd, IPPROTO_TCP, kUserTimeoutOption, &user_timeout, kUserTimeoutName, failed));
+    if (int err = GetIntOption(fd, IPPROTO_TCP, kUserTimeoutOption, &user_timeout, kUserTimeoutName, failed)) return err;
     out->user_timeout_ms = static_cast<int64_t>(user_timeout) * kUserTimeoutUnitMs;
   }
   return 0;

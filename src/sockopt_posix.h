@@ -26,9 +26,4 @@ inline int GetIntOption(int fd, int level, int name, int* value, const char* wha
   return errno;
 }
 
-// Options after SO_KEEPALIVE are only touched when asked for, so that a
-// field left out keeps the socket's current value.
-#define TCPKA_TRY(call) \
-  if (int err_ = (call)) return err_
-
 }  // namespace tcpka

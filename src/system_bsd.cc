@@ -19,9 +19,9 @@ static int ReadSysctl(const char* name, int* value, Failure* failed) {
 
 int ReadSystemDefaults(SystemDefaults* out, Failure* failed) {
   int idle_ms = 0, interval_ms = 0;
-  TCPKA_TRY(ReadSysctl("net.inet.tcp.keepidle", &idle_ms, failed));
-  TCPKA_TRY(ReadSysctl("net.inet.tcp.keepintvl", &interval_ms, failed));
-  TCPKA_TRY(ReadSysctl("net.inet.tcp.keepcnt", &out->count, failed));
+  if (int err = ReadSysctl("net.inet.tcp.keepidle", &idle_ms, failed)) return err;
+  if (int err = ReadSysctl("net.inet.tcp.keepintvl", &interval_ms, failed)) return err;
+  if (int err = ReadSysctl("net.inet.tcp.keepcnt", &out->count, failed)) return err;
   out->idle_s = (idle_ms + 999) / 1000;
   out->interval_s = (interval_ms + 999) / 1000;
   return 0;

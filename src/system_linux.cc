@@ -39,8 +39,8 @@ static int ReadProcInt(const char* path, int* value, Failure* failed) {
 }
 
 int ReadSystemDefaults(SystemDefaults* out, Failure* failed) {
-  TCPKA_TRY(ReadProcInt("/proc/sys/net/ipv4/tcp_keepalive_time", &out->idle_s, failed));
-  TCPKA_TRY(ReadProcInt("/proc/sys/net/ipv4/tcp_keepalive_intvl", &out->interval_s, failed));
+  if (int err = ReadProcInt("/proc/sys/net/ipv4/tcp_keepalive_time", &out->idle_s, failed)) return err;
+  if (int err = ReadProcInt("/proc/sys/net/ipv4/tcp_keepalive_intvl", &out->interval_s, failed)) return err;
   return ReadProcInt("/proc/sys/net/ipv4/tcp_keepalive_probes", &out->count, failed);
 }
 

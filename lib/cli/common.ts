@@ -1,8 +1,8 @@
 // What every subcommand shares: argument parsing with Node's parseArgs,
 // the exit-code convention, colour and aligned tables.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import ms from 'ms';
 import pc from 'picocolors';
+import { MAX_TIMER_MS, parseDuration as parseTimeDuration } from '../time';
 
 /** Exit 2 with one line and the usage: the caller got the words wrong. */
 export class UsageError extends Error {}
@@ -37,7 +37,9 @@ export const color = pc;
 export function table(rows: string[][], header?: string[]): string {
   const all = header ? [header, ...rows] : rows;
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
-  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => visible(r[i] ?? '')))) ?? [];
+  // A loop, not Math.max(...column): a spread of 130 000 rows overflows the stack.
+  const widths: number[] = [];
+  for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
   const line = (r: string[]) =>
     r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i] - visible(cell)))).join('  ').trimEnd();
   const out = all.map(line);
@@ -60,21 +62,15 @@ export function humanDuration(ms: number): string {
 }
 
 /**
- * A duration with its unit, as people write it: 30s, 2m, 1500ms, 1.5h.
- * A bare number is refused: "30" reads as seconds to some and ms to others.
+ * A duration option (`--idle 1m30s`): lib/time's parser, its refusal turned
+ * into a usage error (exit 2 at once). Bounded to what a Node timer takes.
  */
-export function parseDuration(text: string, option: string): number {
-  const fail = (why: string) => new UsageError(`${option} ${why}, as in 30s, 2m or 1500ms; got '${text}'`);
-  if (/^\s*[+-]?\d+(\.\d+)?\s*$/.test(text)) throw fail('needs a unit');
-  let value: number | undefined;
+export function parseDuration(text: string, option: string, max = MAX_TIMER_MS): number {
   try {
-    value = ms(text as ms.StringValue) as number | undefined;
-  } catch {
-    value = undefined;
+    return parseTimeDuration(text, option, max);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  if (value === undefined || !Number.isFinite(value)) throw fail('must be a duration');
-  if (value <= 0) throw fail('must be longer than zero');
-  return Math.ceil(value);
 }
 
 /** A whole number in [min, max] given on the command line. */

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError, type Command } from './common';
 
 // Each subcommand lives in its own module, loaded only when asked for. The
@@ -18,7 +20,7 @@ function overview(commands: Record<string, Command | Error>): string {
   const lines = Object.entries(commands).map(
     ([name, c]) => `  ${name.padEnd(12)} ${c instanceof Error ? `(cannot be loaded: ${c.message.split('\n')[0]})` : c.summary}`,
   );
-  return `Usage: tcp-keepalive [command] [options]\n\nCommands:\n${lines.join('\n')}\n\nWith no command: ${DEFAULT}. Every command takes --help and --json.`;
+  return `Usage: tcp-keepalive [command] [options]\n\nCommands:\n${lines.join('\n')}\n\nWith no command: ${DEFAULT}. Every command takes --help and --json; --version prints the version.`;
 }
 
 // One command that cannot load (a missing native build, say) must not take the overview down with it.
@@ -31,6 +33,12 @@ async function loadAll(): Promise<Record<string, Command | Error>> {
 
 export async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v') {
+    // package.json sits two levels up from both lib/cli and dist/cli.
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`${version}\n`);
+    return;
+  }
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(overview(await loadAll()) + '\n');
     return;

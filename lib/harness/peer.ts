@@ -1,5 +1,6 @@
 // The harness's handle on a peer process: start it, learn what it accepted,
 // kill it in one of the ways connections die.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { deathSignalPrefix, track } from './children';
 import { canAdministerNetwork } from './privilege';
 import type { FromPeer, PeerAction, PeerConnectionStats, PeerStartOptions, ToPeer } from './protocol';
+import { coded } from '../errors';
 
 export type { PeerConnectionStats } from './protocol';
 
@@ -39,13 +41,16 @@ const NEEDS_NET_ADMIN: Partial<Record<Death, string>> = {
  * done with socket options need CAP_NET_ADMIN; signals need POSIX.
  */
 export async function cannotCause(death: Death): Promise<string | null> {
-  if (process.platform === 'win32') return 'peer processes cannot be frozen or killed with signals on Windows';
+  return (await obstacleTo(death))?.reason ?? null;
+}
+
+/** What stands in the way of a death, and whether a namespace of our own (where we hold CAP_NET_ADMIN) would remove it. */
+export async function obstacleTo(death: Death): Promise<{ reason: string; needsNetAdmin: boolean } | null> {
+  if (process.platform === 'win32') return { reason: 'peer processes cannot be frozen or killed with signals on Windows', needsNetAdmin: false };
   const needs = NEEDS_NET_ADMIN[death];
   if (!needs) return null;
-  if (process.platform !== 'linux') return `${death} needs ${needs}, which only Linux offers`;
-  if (!(await canAdministerNetwork())) {
-    return `${death} needs CAP_NET_ADMIN (for ${needs})`;
-  }
+  if (process.platform !== 'linux') return { reason: `${death} needs ${needs}, which only Linux offers`, needsNetAdmin: false };
+  if (!(await canAdministerNetwork())) return { reason: `${death} needs CAP_NET_ADMIN (for ${needs})`, needsNetAdmin: true };
   return null;
 }
 
@@ -53,8 +58,6 @@ function peerScript(): string {
   // A separate process, so that a peer can be frozen or killed on its own.
   return join(__dirname, 'bin', 'peer-process.js');
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A message before the peer gets its reference number. */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'ref'> : never;
@@ -148,7 +151,7 @@ export class Peer {
       this.waiting.set(ref, (reply) => {
         clearTimeout(timer);
         if (!reply.error) return resolve(reply);
-        reject(Object.assign(new Error(`The harness peer failed: ${reply.error.message}`), { code: reply.error.code }));
+        reject(coded(new Error(`The harness peer failed: ${reply.error.message}`), reply.error.code ?? 'ERR_HARNESS_PEER_FAILED'));
       });
       this.child.send({ ...message, ref } as ToPeer);
     });
@@ -184,7 +187,7 @@ export class Peer {
    */
   async kill(death: Death, clientPort?: number): Promise<DeathRecord> {
     const why = await cannotCause(death);
-    if (why) throw Object.assign(new Error(why), { code: 'EPERM' });
+    if (why) throw coded(new Error(why), 'EPERM');
     if (death === 'crash') {
       if (!this.running) throw new Error('The harness peer is not running');
       const exited = once(this.child, 'exit');

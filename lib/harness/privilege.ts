@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { binding } from '../native';
+import { harnessBinding } from './native';
 
 const CAP_NET_ADMIN = 12;
 
@@ -36,8 +36,8 @@ export function canAdministerNetwork(): Promise<boolean> {
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-      binding.attachDropFilter(fd);
-      binding.detachFilter(fd);
+      harnessBinding.attachDropFilter(fd);
+      harnessBinding.detachFilter(fd);
       return true;
     } catch {
       return false;

@@ -1,5 +1,6 @@
-// Heartbeat errors, shaped like the core's (lib/errors.ts): an Error with a
-// Node-style `code` users can switch on.
+// Heartbeat errors, made by the core's factory (lib/errors.ts): an Error with
+// a Node-style `code` users can switch on.
+import { coded } from '../errors';
 
 export type HeartbeatErrorCode = 'ERR_HEARTBEAT_TIMEOUT' | 'ERR_HEARTBEAT_UNKNOWN_TYPE' | 'ERR_HEARTBEAT_NO_PROTOCOL';
 
@@ -21,7 +22,7 @@ export function timeoutError(probes: number, sinceLastReceived: number): Heartbe
   const error = new Error(
     `Heartbeat timeout: ${probes} PING${probes === 1 ? '' : 's'} unanswered, nothing received for ${sinceLastReceived} ms`,
   );
-  return Object.assign(error, { code: 'ERR_HEARTBEAT_TIMEOUT' as const, probes, sinceLastReceived });
+  return coded(error, 'ERR_HEARTBEAT_TIMEOUT', { probes, sinceLastReceived });
 }
 
 export function unknownTypeError(type: number, framing: string, known: string): UnknownTypeError {
@@ -29,7 +30,7 @@ export function unknownTypeError(type: number, framing: string, known: string): 
     `Heartbeat received a ${framing} frame of unknown type ${type} (0x${type.toString(16).padStart(framing === 'classic' ? 8 : 2, '0')}); ` +
       `known: ${known}. The frame was skipped; pass unknownTypes: 'ignore' to skip such frames silently`,
   );
-  return Object.assign(error, { code: 'ERR_HEARTBEAT_UNKNOWN_TYPE' as const, type });
+  return coded(error, 'ERR_HEARTBEAT_UNKNOWN_TYPE', { type });
 }
 
 export function noProtocolError(why: string): Error & { code: 'ERR_HEARTBEAT_NO_PROTOCOL' } {
@@ -37,5 +38,5 @@ export function noProtocolError(why: string): Error & { code: 'ERR_HEARTBEAT_NO_
     `${why}, and the heartbeat never writes into a stream whose protocol it does not own: ` +
       `pass heartbeat: { framing: 'classic' | 'compact' } when both ends use this package's framing, or heartbeat: { ping } to use the protocol's own ping`,
   );
-  return Object.assign(error, { code: 'ERR_HEARTBEAT_NO_PROTOCOL' as const });
+  return coded(error, 'ERR_HEARTBEAT_NO_PROTOCOL');
 }

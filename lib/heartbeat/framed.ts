@@ -15,7 +15,7 @@ import {
   toPayload,
   type DecodeState,
   type Framing,
-  type Partial,
+  type PartialFrame,
 } from './framing';
 import { cachedSettings, checkTiming, Monitor, sameTiming, type MonitorTiming, type Timing } from './monitor';
 import { clock } from './scheduler';
@@ -94,21 +94,21 @@ function onSocketClose(this: Watched): void {
   this[kHeartbeat]?.stop();
 }
 
+// The rare incomplete frame lives here rather than in a field of every heartbeat.
+const partials = new Map<Heartbeat, PartialFrame>();
+
 /**
  * Events of a Monitor, plus 'message' (type, payload) for application
  * frames and 'error' (code ERR_HEARTBEAT_UNKNOWN_TYPE) for frames of an
  * unknown type. Without an 'error' listener, such an error destroys the
  * socket with it, as a stream error would.
  */
-// The rare incomplete frame lives here rather than in a field of every heartbeat.
-const partials = new Map<Heartbeat, Partial>();
-
 export class Heartbeat extends Monitor implements DecodeState {
   /** @internal the one incomplete frame held */
-  get partial(): Partial | null {
+  get partial(): PartialFrame | null {
     return partials.size === 0 ? null : (partials.get(this) ?? null);
   }
-  set partial(partial: Partial | null) {
+  set partial(partial: PartialFrame | null) {
     if (partial) partials.set(this, partial);
     else partials.delete(this);
   }

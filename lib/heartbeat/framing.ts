@@ -108,14 +108,14 @@ export function classify(framing: Framing, type: number, messageTypes: ReadonlyS
 }
 
 /** A frame not yet complete: its bytes so far. */
-export interface Partial {
+export interface PartialFrame {
   bytes: Buffer;
   filled: number;
 }
 
 /** What decode() works on: the one incomplete frame a connection may hold. */
 export interface DecodeState {
-  partial: Partial | null;
+  partial: PartialFrame | null;
   /** One frame: its type and its payload as bytes[start, end). False stops decoding. */
   frame(type: number, bytes: Buffer, start: number, end: number): boolean;
 }
@@ -152,7 +152,7 @@ export function decode(state: DecodeState, framing: Framing, chunk: Buffer): voi
 }
 
 /** Completes the pending frame from the chunk: the bytes taken, or -1 when done with the chunk. */
-function fill(state: DecodeState, partial: Partial, framing: Framing, chunk: Buffer): number {
+function fill(state: DecodeState, partial: PartialFrame, framing: Framing, chunk: Buffer): number {
   const header = HEADER[framing];
   let used = 0;
   if (partial.filled < header) {
@@ -177,7 +177,7 @@ function fill(state: DecodeState, partial: Partial, framing: Framing, chunk: Buf
 
 /** decode() for callers that want each frame as (type, payload). */
 export class Decoder implements DecodeState {
-  partial: Partial | null = null;
+  partial: PartialFrame | null = null;
   private stopped = false;
 
   constructor(

@@ -6,8 +6,6 @@ export { respond } from './respond';
 export type { RespondOptions } from './respond';
 export { wsHeartbeat, http2Heartbeat } from './adapters';
 export type { WebSocketLike } from './adapters';
-export { keepAlive } from '../layers';
-export type { Fallback, KeepAliveLayers, KeepAliveLayersOptions, Layer } from '../layers';
 export { encode, encodePing, encodePong, decode, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
 export type { Framing } from './framing';
 export type { HeartbeatTimeoutError, UnknownTypeError } from './errors';

@@ -7,6 +7,7 @@
 // timer is the shared scheduler's, and a sign of life is one field write.
 import { EventEmitter } from 'node:events';
 import { invalidType, outOfRange } from '../errors';
+import { MAX_TIMER_MS } from '../time';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
 import { clock, resolutionFor, scheduler, type Scheduled } from './scheduler';
 
@@ -55,7 +56,6 @@ export interface Timing {
   resolution: number;
 }
 
-const MAX_MS = 2 ** 31 - 1;
 const TIMING_FIELDS = ['idle', 'interval', 'count'] as const;
 /** Dead after 30 s of silence: 15 s idle, then 3 PINGs 5 s apart. */
 export const DEFAULT_TIMING = { idle: 15_000, interval: 5_000, count: 3 } as const;
@@ -68,9 +68,9 @@ export function checkTiming(options: unknown, name = 'options'): Timing {
   const out: Record<string, number> = {};
   for (const field of TIMING_FIELDS) {
     const value = o[field] ?? DEFAULT_TIMING[field];
-    const text = field === 'count' ? `an integer from 1 to ${MAX_MS}` : `an integer from 1 to ${MAX_MS} (ms)`;
+    const text = field === 'count' ? `an integer from 1 to ${MAX_TIMER_MS}` : `an integer from 1 to ${MAX_TIMER_MS} (ms)`;
     if (typeof value !== 'number') throw invalidType(`${name}.${field}`, text, value);
-    if (!Number.isInteger(value) || value < 1 || value > MAX_MS) throw outOfRange(`${name}.${field}`, text, value);
+    if (!Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) throw outOfRange(`${name}.${field}`, text, value);
     out[field] = value;
   }
   for (const flag of ['onlyPong', 'destroyOnDead'] as const) {

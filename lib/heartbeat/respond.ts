@@ -2,6 +2,7 @@
 // heartbeat of its own: answers every PING with a PONG.
 import type { Duplex } from 'node:stream';
 import { invalidType, outOfRange } from '../errors';
+import { MAX_TIMER_MS } from '../time';
 import { checkFraming, classify, Decoder, encodePong, type Framing } from './framing';
 
 export interface RespondOptions {
@@ -12,7 +13,6 @@ export interface RespondOptions {
   onFrame?: (type: number, payload: Buffer) => void;
 }
 
-const MAX_DELAY = 2 ** 31 - 1;
 
 /** Answers PINGs on the socket until the socket closes or the returned function is called. */
 export function respond(socket: Duplex, options: RespondOptions = {}): () => void {
@@ -21,9 +21,9 @@ export function respond(socket: Duplex, options: RespondOptions = {}): () => voi
   }
   if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   const delay = options.delay ?? 0;
-  const delayText = `an integer from 0 to ${MAX_DELAY} (ms)`;
+  const delayText = `an integer from 0 to ${MAX_TIMER_MS} (ms)`;
   if (typeof delay !== 'number') throw invalidType('options.delay', delayText, delay);
-  if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY) throw outOfRange('options.delay', delayText, delay);
+  if (!Number.isInteger(delay) || delay < 0 || delay > MAX_TIMER_MS) throw outOfRange('options.delay', delayText, delay);
   const framing = checkFraming(options.framing, 'options.framing');
   const onFrame = options.onFrame;
   if (onFrame !== undefined && typeof onFrame !== 'function') throw invalidType('options.onFrame', 'a function', onFrame);

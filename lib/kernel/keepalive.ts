@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { binding, hasAddon, missingAddon } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
-import { limitsFor, type PlatformLimits } from './platform';
+import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
 
 export interface KeepAliveOptions {
@@ -64,7 +64,7 @@ function validate(options: unknown, limits: PlatformLimits): KernelRequest {
     throw invalidType('options', 'an object with idle, interval, count or userTimeout, or false', options);
   }
   for (const key in options) {
-    if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout') {
+    if (!(FIELDS as readonly string[]).includes(key)) {
       throw invalidValue(`options.${key}`, `is not a keepalive option; the options are ${FIELDS.join(', ')}`);
     }
   }
@@ -123,8 +123,7 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
 export function applyThroughNode(
   socket: net.Socket,
   request: KernelRequest | false,
-  // Feature detection: the four-argument form arrived in 24.19 and 26.4.
-  takesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >= 4,
+  takesIntervalAndCount = nodeTakesIntervalAndCount(),
 ): KeepAliveState {
   if (request === false) {
     socket.setKeepAlive(false);

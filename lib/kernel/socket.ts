@@ -2,8 +2,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { invalidType, invalidValue, noFd, outOfRange, socketClosed } from '../errors';
-
-const INT32_MAX = 2 ** 31 - 1;
+import { INT32_MAX } from '../time';
 
 export type Resolved =
   /** the fd is there: options can be set now (through `socket` when there is no addon) */

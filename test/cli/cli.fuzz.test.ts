@@ -136,7 +136,7 @@ describe.skipIf(!isLinux).concurrent('CLI with random arguments (Linux: sockets 
 
   it('ping-server: 8 argument lists on loopback, interrupted after 1 s when still listening, end cleanly', async () => {
     const valid = fc
-      .tuple(fc.constantFrom('127.0.0.1', '::1'), fc.constantFrom([], ['--delay', '0'], ['--delay', '20']), framing, json)
+      .tuple(fc.constantFrom('127.0.0.1', '::1'), fc.constantFrom([], ['--delay', '1ms'], ['--delay', '20ms']), framing, json)
       .map(([host, delay, f, j]) => ['--host', host, '--port', '0', ...delay, ...f, ...j]);
     const random = argv(['--port', '--delay', '--framing', '--json']).chain((rest) =>
       fc.tuple(loopbackHost, fc.constantFrom('0', 'x', '-1', '70000')).map(([host, p]) => ['--host', host, '--port', p, ...rest]),
@@ -156,7 +156,7 @@ describe.skipIf(!isLinux).concurrent('CLI with random arguments (Linux: sockets 
 
   it('ping-client: 10 argument lists against a live, a closed and a bad port end cleanly', async () => {
     const valid = fc
-      .tuple(fc.constantFrom(livePort, closedPort), fc.constantFrom([], ['--idle', '100', '--interval', '100']), fc.constantFrom([], ['--duration', '300']), json)
+      .tuple(fc.constantFrom(livePort, closedPort), fc.constantFrom([], ['--idle', '100ms', '--interval', '100ms']), fc.constantFrom([], ['--duration', '300ms']), json)
       .map(([p, timing, duration, j]) => ['127.0.0.1', String(p), ...timing, ...duration, ...j]);
     const positionals = fc.tuple(loopbackHost, port()).map(([h, p]) => [h, p]);
     const random = argv(['--idle', '--interval', '--count', '--framing', '--duration', '--json'], positionals);
@@ -169,7 +169,7 @@ describe.skipIf(!isLinux).concurrent('CLI with random arguments (Linux: sockets 
   it('drill: 6 argument lists, interrupted after 1.5 s when running, end cleanly', async () => {
     const scenario = fc.constantFrom('crash', 'reset', 'hang', 'slow', 'restart', 'blackhole', 'crash,reset', 'nope', '');
     const valid = fc
-      .tuple(fc.constantFrom('hang', 'slow', 'hang,crash'), fc.constantFrom([], ['--idle', '1000'], ['--count', '1']), json)
+      .tuple(fc.constantFrom('hang', 'slow', 'hang,crash'), fc.constantFrom([], ['--idle', '1s'], ['--count', '1']), json)
       .map(([s, t, j]) => ['--scenario', s, ...t, ...j]);
     const random = argv(['--idle', '--interval', '--count', '--json']).chain((rest) => scenario.map((s) => ['--scenario', s, ...rest]));
     let interrupted = 0;

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setKeepAlive } from '../../lib';
-import { binding } from '../../lib/native';
+import { harnessBinding } from '../../lib/harness/native';
 import { handleFd } from '../../lib/kernel/socket';
 import { ensureBuilt, ROOT, run, runJson } from '../support/cli';
 import { connectedPair, isLinux, isRoot, type Pair } from '../support/sockets';
-import type { SysctlReport } from '../../lib/cli/commands/sysctl';
-import type { Plan } from '../../lib/cli/commands/plan';
+import type { SysctlReport } from '../../lib/kernel/sysctl';
+import type { Plan } from '../../lib/plan';
 import type { Connection, SocketsReport } from '../../lib/cli/commands/sockets';
 
 beforeAll(() => ensureBuilt(), 120_000);
@@ -177,7 +177,7 @@ describe.skipIf(!isLinux)('tcp-keepalive sockets', () => {
   const filtered: net.Socket[] = [];
   afterEach(async () => {
     // Lift the drop filters first so the connections close cleanly instead of lingering in FIN_WAIT.
-    for (const socket of filtered.splice(0)) if (!socket.destroyed) binding.detachFilter(handleFd(socket));
+    for (const socket of filtered.splice(0)) if (!socket.destroyed) harnessBinding.detachFilter(handleFd(socket));
     await Promise.all(pairs.splice(0).map((p) => p.close()));
   });
 
@@ -214,7 +214,7 @@ describe.skipIf(!isLinux)('tcp-keepalive sockets', () => {
 
   it.skipIf(!isRoot)('counts the probes sent to a silent peer (drop filter needs CAP_NET_ADMIN)', async () => {
     const p = await pair();
-    binding.attachDropFilter(handleFd(p.accepted));
+    harnessBinding.attachDropFilter(handleFd(p.accepted));
     filtered.push(p.accepted);
     setKeepAlive(p.client, { idle: 1000, interval: 1000, count: 30 });
     await new Promise((r) => setTimeout(r, 3500));

@@ -4,9 +4,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, UsageError } from '../../lib/cli/common';
-import { planFor, render as renderPlan, split } from '../../lib/cli/commands/plan';
+import { render as renderPlan } from '../../lib/cli/commands/plan';
+import { render as renderSysctls } from '../../lib/cli/commands/sysctl';
 import { parseProcNetTcp, decodeAddress } from '../../lib/cli/procfs';
-import { describe as describeSysctls, render as renderSysctls, retransmissionTimeout } from '../../lib/cli/commands/sysctl';
+import { describe as describeSysctls, retransmissionTimeout } from '../../lib/kernel/sysctl';
+import { planFor, split } from '../../lib/plan';
 
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 const LINUX_MAX_IDLE_S = 32767;

@@ -29,7 +29,7 @@ function drill(...args: string[]): Promise<Run> {
 describe.skipIf(!isLinux)('tcp-keepalive drill', () => {
   it.concurrent('--json: rows for each scenario and set-up, with how and when each death was noticed', async () => {
     // count 1: a 2 s budget keeps the bound (2 x budget + 3 s) at 7 s.
-    const run = await drill('--json', '--scenario', 'reset', '--scenario', 'hang', '--idle', '1s', '--interval', '1000', '--count', '1');
+    const run = await drill('--json', '--scenario', 'reset', '--scenario', 'hang', '--idle', '1s', '--interval', '1s', '--count', '1');
     const rows = JSON.parse(run.stdout) as DrillRow[];
     expect(rows.map((r) => `${r.scenario}/${r.setup}`)).toEqual([
       'reset/nothing',

@@ -1,6 +1,7 @@
 // Each death of the harness peer happens as described: checked from the
 // outside (process state, the client's socket and its TCP_INFO), not by
 // trusting the harness's own report.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +35,6 @@ function outcome(socket: net.Socket): Promise<string> {
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!isLinux)('harness peer deaths (Linux)', () => {
   it('crash: the peer process is gone and the client gets FIN', async () => {

@@ -1,5 +1,6 @@
 // The built-in heartbeat over real loopback sockets: framing, the stream
 // decoder, the PING/PONG timing and what is left once a connection closes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -16,7 +17,6 @@ afterEach(async () => {
   pair = undefined;
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Frames a decoder delivers, as [type, payload text without trailing zeros]. */
 function decodeAll(framing: Framing, chunks: Buffer[]): [number, string][] {

@@ -4,21 +4,21 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setKeepAlive } from '../../lib';
-import { binding } from '../../lib/native';
+import { harnessBinding } from '../../lib/harness/native';
 import { handleFd } from '../../lib/kernel/socket';
 import { connectedPair, isLinux, isRoot, type Pair } from '../support/sockets';
 
 const pairs: Pair[] = [];
 afterEach(async () => {
   // Lift the filter first, or the peer's end lingers in FIN_WAIT with nobody to answer it.
-  for (const { accepted } of pairs) if (!accepted.destroyed) binding.detachFilter(handleFd(accepted));
+  for (const { accepted } of pairs) if (!accepted.destroyed) harnessBinding.detachFilter(handleFd(accepted));
   await Promise.all(pairs.splice(0).map((p) => p.close()));
 });
 
 async function silencedPeer(): Promise<Pair> {
   const pair = await connectedPair();
   pairs.push(pair);
-  binding.attachDropFilter(handleFd(pair.accepted));
+  harnessBinding.attachDropFilter(handleFd(pair.accepted));
   return pair;
 }
 

@@ -5,7 +5,7 @@
 // python), so it must load a prebuild. The prebuilds for other platforms are
 // run in test/package/prebuild-*.test.ts.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,6 @@ import { ROOT } from '../support/paths';
 const PACKAGE = 'tcp-keepalive';
 const host = `${process.platform}-${process.arch}`;
 
-const hasHarness = existsSync(join(ROOT, 'lib', 'harness', 'index.ts'));
 // What npm run prebuild makes on a Linux x64 host, by prebuilds/ path.
 const SHIPPED = ['linux-x64/tcp-keepalive.glibc.node', 'linux-arm64/tcp-keepalive.glibc.node', 'win32-x64/tcp-keepalive.node'];
 const missingPrebuilds = SHIPPED.filter((file) => !existsSync(join(ROOT, 'prebuilds', file)));
@@ -61,7 +60,8 @@ const TS_CONSUMER = `
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { setKeepAlive, getKeepAlive, applyToAgent, type KeepAliveOptions, type KeepAliveState } from '${PACKAGE}';
-${hasHarness ? `import type * as harness from '${PACKAGE}/harness';\nexport type Harness = typeof harness;` : ''}
+import type * as harness from '${PACKAGE}/harness';
+export type Harness = typeof harness;
 const options: KeepAliveOptions = { idle: 10_000, interval: 5_000, count: 3, userTimeout: 'auto' };
 export const state: KeepAliveState | null = setKeepAlive(new net.Socket(), options);
 export const idle: number = getKeepAlive(new net.Socket()).idle;
@@ -122,6 +122,19 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(files.some((f) => /^(test|build|bench)\//.test(f) || (f.startsWith('scripts/') && f !== 'scripts/install.js') || f.includes('node_modules'))).toBe(false);
   });
 
+  it('ships typings without internal members, and with the Heartbeat class documented', () => {
+    const typings = files.filter((f) => f.endsWith('.d.ts'));
+    const extracted = join(work, 'typings');
+    mkdirSync(extracted);
+    ok(run('tar', ['-xzf', tarball, '-C', extracted, ...typings.map((f) => `package/${f}`)], work), 'tar');
+    const read = (f: string) => readFileSync(join(extracted, 'package', f), 'utf8');
+    expect(typings.filter((f) => read(f).includes('@internal'))).toEqual([]);
+    // The doc comment sits right above the class, where editors show it.
+    expect(read('dist/heartbeat/framed.d.ts')).toMatch(/\*\/\s*export declare class Heartbeat /);
+    // TypeScript's own Partial<T> is not shadowed by one of ours.
+    expect(typings.filter((f) => /export (interface|type) Partial\b/.test(read(f)))).toEqual([]);
+  });
+
   it.skipIf(host !== 'linux-x64' || missingPrebuilds.length > 0)(
     `carries the linux-x64, linux-arm64 and win32-x64 prebuilds${missingPrebuilds.length ? ` (skipped: npm run prebuild did not make ${missingPrebuilds.join(', ')})` : ''}`,
     () => {
@@ -170,7 +183,7 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(result.stdout).toMatch(/^Usage: tcp-keepalive/);
   });
 
-  it.skipIf(!hasHarness)('loads the subpath tcp-keepalive/harness (skipped: lib/harness/index.ts does not exist yet)', () => {
+  it('loads the subpath tcp-keepalive/harness', () => {
     const script = `import('${PACKAGE}/harness').then((m) => console.log(JSON.stringify(Object.keys(m).concat(Object.keys(require('${PACKAGE}/harness'))))))`;
     const names: string[] = JSON.parse(ok(run(process.execPath, ['-e', script], consumer, bare), 'harness check'));
     expect(names.filter((name) => name !== 'default' && name !== '__esModule').length).toBeGreaterThan(0);

@@ -7,7 +7,8 @@ import { DEFAULT_TIMING } from '../../heartbeat/monitor';
 import { heartbeat } from '../../heartbeat/framed';
 import { respond } from '../../heartbeat/respond';
 import { checkFraming, classify, type Framing } from '../../heartbeat/framing';
-import { color, parse, UsageError, type Command, type Options } from '../common';
+import { MAX_TIMER_MS as MAX_COUNT } from '../../time';
+import { color, parse, parseDuration, parseInteger, UsageError, type Command, type Options } from '../common';
 
 /** One line per event: text for people, or a JSON object per line with --json. */
 function reporter(json: boolean) {
@@ -16,12 +17,16 @@ function reporter(json: boolean) {
   };
 }
 
-function integer(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
+/** A duration option (`--idle 2s`), or its default when not given. */
+function duration(values: Record<string, unknown>, name: string, fallback: number): number {
   const raw = values[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}'`);
-  return value;
+  return raw === undefined ? fallback : parseDuration(String(raw), `--${name}`);
+}
+
+/** A whole-number option from 1 to `max`, or its default when not given. */
+function integer(values: Record<string, unknown>, name: string, fallback: number, max: number): number {
+  const raw = values[name];
+  return raw === undefined ? fallback : parseInteger(String(raw), `--${name}`, 1, max);
 }
 
 function framingOf(values: Record<string, unknown>): Framing {
@@ -60,16 +65,16 @@ const SERVER_OPTIONS: Options = {
 
 export const pingServer: Command = {
   summary: 'answer heartbeat PINGs with PONGs, after an optional delay',
-  usage: `Usage: tcp-keepalive ping-server [--host <h>] [--port <p>] [--delay <ms>] [--framing classic|compact] [--json]
+  usage: `Usage: tcp-keepalive ping-server [--host <h>] [--port <p>] [--delay <duration>] [--framing classic|compact] [--json]
 
 Listens (default 127.0.0.1, port 7000; port 0 picks a free one), answers every
-PING with a PONG after --delay ms (default 0) and prints each frame received.
+PING with a PONG after --delay (a duration such as 200ms or 1s; default none) and prints each frame received.
 Runs until interrupted.`,
   async run(argv) {
     const { values } = parse(argv, SERVER_OPTIONS);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
-    const port = integer(values, 'port', 7000, 0);
-    const delay = integer(values, 'delay', 0, 0);
+    const port = values.port === undefined ? 7000 : parseInteger(String(values.port), '--port', 0, 65535);
+    const delay = duration(values, 'delay', 0);
     const framing = framingOf(values);
     const report = reporter(values.json === true);
     const open = new Set<net.Socket>();
@@ -118,22 +123,21 @@ const CLIENT_OPTIONS: Options = {
 
 export const pingClient: Command = {
   summary: 'connect and send heartbeat PINGs; exit 1 when the connection is dead',
-  usage: `Usage: tcp-keepalive ping-client <host> <port> [--idle <ms>] [--interval <ms>] [--count <n>] [--framing classic|compact] [--duration <ms>] [--json]
+  usage: `Usage: tcp-keepalive ping-client <host> <port> [--idle <duration>] [--interval <duration>] [--count <n>] [--framing classic|compact] [--duration <duration>] [--json]
 
-After --idle ms with nothing received (default ${DEFAULT_TIMING.idle}) sends a PING, then one every
---interval ms (default ${DEFAULT_TIMING.interval}) while unanswered; after --count unanswered PINGs
+After --idle with nothing received (default ${DEFAULT_TIMING.idle}ms) sends a PING, then one every
+--interval (default ${DEFAULT_TIMING.interval}ms) while unanswered; after --count unanswered PINGs
 (default ${DEFAULT_TIMING.count}) prints "connection dead" and exits 1. With --duration, exits 0
-after that many ms if still alive.`,
+after that long if still alive. Durations take a unit: 500ms, 2s, 1m30s.`,
   async run(argv) {
     const { values, positionals } = parse(argv, CLIENT_OPTIONS, true);
     if (positionals.length !== 2) throw new UsageError('expected <host> <port>');
     const [host, portText] = positionals;
-    const port = Number(portText);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`<port> must be an integer from 1 to 65535, got '${portText}'`);
-    const idle = integer(values, 'idle', DEFAULT_TIMING.idle, 1);
-    const interval = integer(values, 'interval', DEFAULT_TIMING.interval, 1);
-    const count = integer(values, 'count', DEFAULT_TIMING.count, 1);
-    const duration = values.duration === undefined ? null : integer(values, 'duration', 0, 1);
+    const port = parseInteger(portText, '<port>', 1, 65535);
+    const idle = duration(values, 'idle', DEFAULT_TIMING.idle);
+    const interval = duration(values, 'interval', DEFAULT_TIMING.interval);
+    const count = integer(values, 'count', DEFAULT_TIMING.count, MAX_COUNT);
+    const runFor = values.duration === undefined ? null : duration(values, 'duration', 0);
     const framing = framingOf(values);
     const report = reporter(values.json === true);
 
@@ -165,7 +169,7 @@ after that many ms if still alive.`,
       const interrupted = () => finish(0);
       process.on('SIGINT', interrupted);
       process.on('SIGTERM', interrupted);
-      if (duration !== null) timer = setTimeout(() => finish(0), duration);
+      if (runFor !== null) timer = setTimeout(() => finish(0), runFor);
       hb.on('dead', (error: Error & { probes: number; sinceLastReceived: number }) => {
         dead = true;
         report('dead', color.red(`connection dead: ${error.message}`), { probes: error.probes, sinceLastReceived: error.sinceLastReceived });

@@ -1,111 +1,8 @@
-// `tcp-keepalive plan --detect-within <duration>`: keepalive values that
-// notice a dead peer within a budget, as setKeepAlive() options and as
-// system-wide settings.
-//
-// The heuristic, in the kernel's whole seconds:
-// - count: 3 probes, so two lost probes in a row do not kill a healthy
-//   connection (fewer only when the budget has no room for 3);
-// - interval: the probes get about a third of the budget
-//   (interval = floor(budget / (3 x count))), at least 1 s and at most 75 s,
-//   the kernel's default: a wider gap between probes buys nothing;
-// - idle: the rest of the budget, capped at the kernel's maximum. A healthy
-//   idle connection is probed once per idle period, so the larger idle is,
-//   the less a healthy connection is probed.
-// Worst case: a peer that dies just after its last packet is noticed after
-// idle + interval x count, which never exceeds the budget rounded down to
-// whole seconds. userTimeout is set to the same total, so a peer that dies
-// while data is in flight (when keepalive is silent) is noticed as fast.
+// `tcp-keepalive plan --detect-within <duration>`: the plan of lib/plan.ts,
+// rendered for people or as JSON.
 import { limitsFor } from '../../kernel/platform';
+import { planFor, type KernelPlan, type Plan } from '../../plan';
 import { color, humanDuration, parse, parseDuration, printJson, UsageError, type Command } from '../common';
-import { PLATFORMS, platformOf, settingValue, type Platform } from './sysctl';
-
-export const PROBES = 3;
-/** the kernel's default interval; the cap for planned intervals, in seconds */
-export const MAX_INTERVAL_S = 75;
-
-/** idle, interval and count in one unit (seconds for the kernel, ms for a heartbeat). */
-export interface Split {
-  idle: number;
-  interval: number;
-  count: number;
-}
-
-/** Splits a budget of whole units; null when not even 1 idle + 1 probe x 1 fits. */
-export function split(budget: number, maxInterval: number, maxIdle: number): Split | null {
-  if (!(budget >= 2)) return null;
-  const count = Math.min(PROBES, budget - 1);
-  const interval = Math.max(1, Math.min(maxInterval, Math.floor(budget / (3 * count))));
-  const idle = Math.min(maxIdle, budget - interval * count);
-  return { idle, interval, count };
-}
-
-/** All times in ms, as setKeepAlive() takes them. */
-export interface KernelPlan {
-  idle: number;
-  interval: number;
-  count: number;
-  /** null where the platform has no user timeout */
-  userTimeout: number | null;
-  /** idle + interval x count */
-  detectAfter: number;
-}
-
-export interface HeartbeatPlan {
-  idle: number;
-  interval: number;
-  count: number;
-  detectAfter: number;
-}
-
-export interface Plan {
-  platform: Platform;
-  /** ms */
-  budget: number;
-  /** null when the budget is below what kernel keepalive can do */
-  kernel: KernelPlan | null;
-  /** fewer than 3 probes: one or two lost probes end a healthy connection */
-  fragile: boolean;
-  /** offered when the kernel cannot meet the budget or only fragilely */
-  heartbeat: HeartbeatPlan | null;
-  /** lines for the platform's sysctl file; null where there is none */
-  sysctl: { file: string; apply: string; lines: string[] } | null;
-}
-
-export function planFor(budget: number, platform: Platform = platformOf()): Plan {
-  const limits = limitsFor(platform);
-  const seconds = split(Math.floor(budget / 1000), Math.min(MAX_INTERVAL_S, limits.interval.max), limits.idle.max);
-  let kernel: KernelPlan | null = null;
-  if (seconds) {
-    const detectAfter = (seconds.idle + seconds.interval * seconds.count) * 1000;
-    kernel = {
-      idle: seconds.idle * 1000,
-      interval: seconds.interval * 1000,
-      count: seconds.count,
-      userTimeout: limits.userTimeout ? detectAfter : null,
-      detectAfter,
-    };
-  }
-  const fragile = kernel !== null && kernel.count < PROBES;
-  let heartbeat: HeartbeatPlan | null = null;
-  if (!kernel || fragile) {
-    const ms = split(budget, MAX_INTERVAL_S * 1000, Infinity);
-    if (ms) heartbeat = { ...ms, detectAfter: ms.idle + ms.interval * ms.count };
-  }
-  const p = PLATFORMS[platform];
-  let sysctl: Plan['sysctl'] = null;
-  if (kernel && p.configFile && p.apply && p.names.count) {
-    sysctl = {
-      file: p.configFile,
-      apply: p.apply,
-      lines: [
-        `${p.names.idle} = ${settingValue(platform, kernel.idle)}`,
-        `${p.names.interval} = ${settingValue(platform, kernel.interval)}`,
-        `${p.names.count} = ${kernel.count}`,
-      ],
-    };
-  }
-  return { platform, budget, kernel, fragile, heartbeat, sysctl };
-}
 
 const s = (ms: number) => `${ms / 1000} s`;
 /** The budget as given: humanDuration would round 1500 ms to "2s". */
@@ -158,12 +55,25 @@ export function render(plan: Plan): string {
       `idle + interval x count = ${k.idle / 1000} + ${k.interval / 1000} x ${k.count} = ${s(k.detectAfter)}${human(k.detectAfter)}.`,
   );
   if (unused >= 1000) {
-    const maxIdle = limitsFor(plan.platform).idle.max * 1000;
-    out.push(`  That is sooner than the budget: idle is capped at the kernel's maximum, ${s(maxIdle)}${human(maxIdle)}.`);
+    const kernelMax = limitsFor(plan.platform).idle.max * 1000;
+    out.push(
+      k.idle < kernelMax
+        ? `  That is sooner than the budget: idle is capped by --max-idle.`
+        : `  That is sooner than the budget: idle is capped at the kernel's maximum, ${s(kernelMax)}${human(kernelMax)}.`,
+    );
   } else if (unused > 0) {
     out.push(`  The kernel counts whole seconds, so the plan uses ${s(k.detectAfter)} of the ${plan.budget} ms budget.`);
   }
   out.push('  Kernel timers can fire a little late; leave some slack in a budget you must not exceed.');
+  if (plan.middleboxes.length > 0) {
+    const shortest = Math.min(...plan.middleboxes.map((m) => m.idleTimeout));
+    out.push(
+      '',
+      color.yellow(`idle ${s(k.idle)} is longer than the idle timeout of:`),
+      ...plan.middleboxes.map((m) => `  ${m.name}: ${humanDuration(m.idleTimeout)}`),
+      `  Through one of them the connection is forgotten before the first probe. Cap idle below it: --max-idle ${humanDuration(shortest - 10_000).replace(/ /g, '')}`,
+    );
+  }
   if (plan.fragile) {
     out.push(
       '',
@@ -183,13 +93,16 @@ export function render(plan: Plan): string {
   return out.join('\n');
 }
 
-const USAGE = `Usage: tcp-keepalive plan --detect-within <duration> [--json]
+const USAGE = `Usage: tcp-keepalive plan --detect-within <duration> [--max-idle <duration>] [--json]
 
 Keepalive values that notice a dead peer within the budget without probing a
 healthy idle connection more than needed: 3 probes taking about a third of
 the budget (1 s to 75 s apart), idle the rest; userTimeout the same total.
 
   --detect-within <duration>  the budget, with a unit: 30s, 2m, 1500ms, 1h
+  --max-idle <duration>       never plan idle longer than this, e.g. 3m50s to stay
+                              under a load balancer's 4 min idle timeout; the plan
+                              warns when idle exceeds a common middlebox's timeout
   --json                      one JSON object; times in ms
   -h, --help`;
 
@@ -197,10 +110,11 @@ export const command: Command = {
   summary: 'idle, interval, count and userTimeout that notice a dead peer within a budget',
   usage: USAGE,
   run(argv) {
-    const { values } = parse(argv, { 'detect-within': { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parse(argv, { 'detect-within': { type: 'string' }, 'max-idle': { type: 'string' }, json: { type: 'boolean' } });
     const within = values['detect-within'];
     if (typeof within !== 'string') throw new UsageError('--detect-within <duration> is required');
-    const plan = planFor(parseDuration(within, '--detect-within'));
+    const maxIdle = typeof values['max-idle'] === 'string' ? parseDuration(values['max-idle'], '--max-idle') : undefined;
+    const plan = planFor(parseDuration(within, '--detect-within'), undefined, { maxIdle });
     if (values.json) printJson(plan);
     else process.stdout.write(render(plan) + '\n');
     return 0;

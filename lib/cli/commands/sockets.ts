@@ -7,7 +7,7 @@
 // takes precedence (data in flight: keepalive is silent then anyway). No
 // timer at all means keepalive is off: that connection never notices a
 // peer that vanished while it was idle.
-import { readlinkSync } from 'node:fs';
+import { networkNamespace } from '../../kernel/sysctl';
 import { color, humanDuration, parse, parseInteger, printJson, table, type Command } from '../common';
 import { readOwners, readTcpTable, userNames, type Endpoint, type Owners, type Process, type TcpEntry, type Timer } from '../procfs';
 
@@ -166,14 +166,6 @@ export function render(r: SocketsReport): string {
   return out.join('\n');
 }
 
-function currentNamespace(): string | null {
-  try {
-    return readlinkSync('/proc/self/ns/net');
-  } catch {
-    return null;
-  }
-}
-
 const USAGE = `Usage: tcp-keepalive sockets [--pid <pid>] [--port <port>] [--json]
 
 The live TCP connections of this network namespace (IPv4 and IPv6), read from
@@ -201,7 +193,7 @@ export const command: Command = {
       throw new Error(`no process with pid ${filter.pid}`);
     }
     const privileged = process.geteuid?.() === 0;
-    const r = report(readTcpTable(), owners, filter, privileged, currentNamespace());
+    const r = report(readTcpTable(), owners, filter, privileged, networkNamespace());
     if (values.json) printJson(r);
     else process.stdout.write(render(r) + '\n');
     return 0;

@@ -2,7 +2,7 @@
 // freeze it (hang). It accepts connections on loopback, answers heartbeat
 // pings, and on the harness's word kills its connections the other ways.
 import * as net from 'node:net';
-import { binding } from '../../native';
+import { harnessBinding } from '../native';
 import { handleFd } from '../../kernel/socket';
 import { respond } from '../../heartbeat';
 import { FRAMING, type FromPeer, type PeerConnectionStats, type PeerStartOptions, type ToPeer } from '../protocol';
@@ -63,14 +63,14 @@ function kill(how: 'reset' | 'restart' | 'blackhole', connection: Connection): v
     case 'restart':
       // In repair mode close() sends nothing and the kernel drops the
       // connection: the client's next segment finds no socket and gets a RST.
-      binding.setRepairMode(handleFd(socket), true);
+      harnessBinding.setRepairMode(handleFd(socket), true);
       connection.stopResponder();
       socket.destroy();
       return;
     case 'blackhole':
       // Drops every segment for this socket before TCP sees it: no ACK, no
       // data, no reply, while the socket itself stays open.
-      binding.attachDropFilter(handleFd(socket));
+      harnessBinding.attachDropFilter(handleFd(socket));
       return;
   }
 }

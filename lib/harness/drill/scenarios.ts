@@ -1,14 +1,16 @@
 // The drill: every way a connection dies, against four client set-ups,
 // with when the death happened and when (and how) the client noticed.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
 import { track } from '../children';
-import { heartbeat as startHeartbeat, keepAlive, type Heartbeat, type Monitor } from '../../heartbeat';
+import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
+import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
-import { cannotCause, startPeer, type Death, type Peer } from '../peer';
+import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
 
 export type Scenario = Death | 'slow';
@@ -218,8 +220,6 @@ async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Clie
   return client;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Resolves at the client's next heartbeat answer, or after `ms`. */
 function nextPong(client: Client, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -374,13 +374,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
   for (const scenario of scenarios) {
-    const reason = scenario === 'slow' ? null : await cannotCause(scenario);
-    if (!reason) {
+    const obstacle = scenario === 'slow' ? null : await obstacleTo(scenario);
+    if (!obstacle) {
       here.push(scenario);
       continue;
     }
-    const needsPrivilege = reason.includes('CAP_NET_ADMIN');
-    const ns = needsPrivilege && options.namespace !== false ? namespaceSupport() : null;
+    const { reason } = obstacle;
+    const ns = obstacle.needsNetAdmin && options.namespace !== false ? namespaceSupport() : null;
     if (ns?.ok) {
       elsewhere.push(scenario);
       continue;
