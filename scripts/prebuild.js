@@ -113,8 +113,8 @@ const UV_EXPORTS = ['uv_err_name', 'uv_strerror', 'uv_translate_sys_error'];
 
 /**
  * Windows x64 with mingw-w64: node-gyp cannot generate for Windows on
- * Linux, so the three sources binding.gyp names for Windows are compiled
- * here by hand, against the node-api-headers package and an import library
+ * Linux, so the sources binding.gyp names for Windows are compiled here by
+ * hand, against the node-api-headers package and an import library
  * for node.exe made from its .def file.
  */
 function buildWithMingw(target, scratch) {
@@ -130,9 +130,11 @@ function buildWithMingw(target, scratch) {
 
   const out = path.join(scratch, 'prebuilds', target);
   fs.mkdirSync(out, { recursive: true });
-  const sources = ['addon.cc', 'keepalive_win.cc', 'harness_none.cc'].map((file) => path.join(scratch, 'src', file));
-  const gyp = JSON.parse(fs.readFileSync(path.join(scratch, 'binding.gyp'), 'utf8'));
-  const defines = [...gyp.targets[0].defines, 'NAPI_CPP_EXCEPTIONS', 'WIN32_LEAN_AND_MEAN'].map((name) => `-D${name}`);
+  // The sources and defines binding.gyp gives node-gyp for Windows.
+  const [gyp] = JSON.parse(fs.readFileSync(path.join(scratch, 'binding.gyp'), 'utf8')).targets;
+  const forWindows = gyp.conditions.find(([condition]) => condition === "OS=='win'")[1];
+  const sources = [...gyp.sources, ...forWindows.sources].map((file) => path.join(scratch, file));
+  const defines = [...gyp.defines, 'NAPI_CPP_EXCEPTIONS', 'WIN32_LEAN_AND_MEAN'].map((name) => `-D${name}`);
   run(probe, [
     '-shared', '-O2', '-std=c++17', '-fvisibility=hidden', ...defines,
     '-I', path.join(headers, 'include'), '-I', addonApi, '-I', path.join(scratch, 'src'),
