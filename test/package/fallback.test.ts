@@ -21,7 +21,7 @@ const proc = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/tcp_keepa
 const CHECK = `
 const net = require('node:net');
 const pkg = require('${PACKAGE}');
-const coded = (fn) => { try { fn(); return 'no error'; } catch (e) { return { code: e.code, message: e.message }; } };
+const coded = (fn) => { try { return fn(); } catch (e) { return { code: e.code, message: e.message }; } };
 const kernel = { exports: {} };
 process.dlopen(kernel, process.argv[1]);
 const server = net.createServer((peer) => pkg.respond(peer)).listen(0, '127.0.0.1', () => {
