@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 deps=(
   "qemu-aarch64 qemu-user"        # test/package/prebuild-arm64.test.ts runs the arm64 prebuild in an arm64 Node
   "/usr/lib/wine/wine64 wine64"   # test/package/prebuild-win32.test.ts runs the win32 prebuild in Windows Node
+  "chromium chromium"  # renders the drill's SVG timeline once, to check the picture is not blank (test/harness/drill-timeline.test.ts)
 )
 
 exec bash scripts/apt-ensure.sh "${deps[@]}"

@@ -18,5 +18,8 @@ export {
   PASSING,
 } from './drill/scenarios';
 export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './drill/scenarios';
+export type { TimelineEvent, TimelineKind } from './drill/events';
+export { renderTimeline } from './drill/timeline-svg';
+export type { TimelineRow, TimelineOptions } from './drill/timeline-svg';
 export { killAll, liveChildren } from './children';
 export { hasNetAdmin, namespaceSupport } from './privilege';

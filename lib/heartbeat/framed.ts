@@ -13,7 +13,6 @@ import {
   MESSAGE_TYPES,
   PING_PAYLOAD,
   toPayload,
-  type DecodeState,
   type Framing,
   type PartialFrame,
 } from './framing';
@@ -95,6 +94,8 @@ function onSocketClose(this: Watched): void {
 }
 
 // The rare incomplete frame lives here rather than in a field of every heartbeat.
+// Heartbeat is a DecodeState without saying `implements`: those members are
+// internal and stripped from the typings, where the clause would not hold.
 const partials = new Map<Heartbeat, PartialFrame>();
 
 /**
@@ -103,7 +104,7 @@ const partials = new Map<Heartbeat, PartialFrame>();
  * unknown type. Without an 'error' listener, such an error destroys the
  * socket with it, as a stream error would.
  */
-export class Heartbeat extends Monitor implements DecodeState {
+export class Heartbeat extends Monitor {
   /** @internal the one incomplete frame held */
   get partial(): PartialFrame | null {
     return partials.size === 0 ? null : (partials.get(this) ?? null);

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { invalidType, outOfRange } from '../errors';
 import { MAX_TIMER_MS } from '../time';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
-import { clock, resolutionFor, scheduler, type Scheduled } from './scheduler';
+import { clock, resolutionFor, scheduler } from './scheduler';
 
 export interface MonitorTiming {
   /** ms with nothing received before the first PING (default 15000) */
@@ -125,8 +125,11 @@ export interface Monitor extends EventEmitter {}
  * Watches one connection. Events: 'ping' (seq), 'pong' ({ rtt }), 'dead'
  * (error with code ERR_HEARTBEAT_TIMEOUT, .probes, .sinceLastReceived).
  * Made by monitor(), heartbeat() and the adapters.
+ *
+ * (A Scheduled for the shared scheduler, without `implements`: those members
+ * are internal and stripped from the typings, where the clause would not hold.)
  */
-export abstract class Monitor implements Scheduled {
+export abstract class Monitor {
   /** @internal shared between monitors made from the same options */
   readonly timing: Timing;
   /**

@@ -69,5 +69,5 @@ describe.skipIf(!isLinux)('heartbeat leaks (Linux: counts open fds in /proc/self
     expect(figures.attached).toBe(100_000);
     expect(figures.maxRunning).toBe(10_000);
     expect(figures.listenersLeft).toBe(0);
-  });
+  }, 120_000); // as the child's own timeout
 });

@@ -29,7 +29,7 @@ afterAll(killAll);
 
 /** Starts `tcp-keepalive ping-server` on a free loopback port. */
 async function pingServer(delay: number): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
-  const child = spawn(process.execPath, [BIN, 'ping-server', '--port', '0', '--delay', String(delay), '--json'], {
+  const child = spawn(process.execPath, [BIN, 'ping-server', '--port', '0', ...(delay > 0 ? ['--delay', `${delay}ms`] : []), '--json'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);

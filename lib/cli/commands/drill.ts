@@ -15,7 +15,7 @@ import {
 import { killAll } from '../../harness/children';
 import { color, parse, parseDuration, parseInteger, printJson, table, UsageError, type Command } from '../common';
 
-const USAGE = `Usage: tcp-keepalive drill [--json] [--idle <duration>] [--interval <duration>] [--count <n>] [--scenario <name>...]
+const USAGE = `Usage: tcp-keepalive drill [--json] [--svg <file>] [--idle <duration>] [--interval <duration>] [--count <n>] [--scenario <name>...]
 
 Starts a peer process, connects four clients to it (nothing: a plain
 socket; kernel: keepalive with userTimeout 'auto'; heartbeat; both), kills
@@ -33,7 +33,11 @@ Options:
   --count <n>         unanswered probes or pings before giving up (default ${DEFAULT_TIMINGS.count})
   --scenario <name>   run only this scenario; repeat or comma-separate for more
   --json              an array of rows { scenario, setup, expectedMs, measuredMs,
-                      detected, how, skipped, diedAt, detectedAt, verdict }
+                      detected, how, skipped, diedAt, detectedAt, budgetMs, events,
+                      verdict }; events: { t (ms from the death), kind: death, probe,
+                      retransmit, ping, pong, noticed (with code) or not-noticed }
+  --svg <file>        also draw every row's timeline (probes, PINGs, the budget, the
+                      moment noticed) into <file>, one self-contained SVG
   -h, --help
 
 Exit status: 0 when every set-up noticed what it should, in time; 1 otherwise.`;
@@ -113,6 +117,7 @@ export const command: Command = {
       interval: { type: 'string' },
       count: { type: 'string' },
       scenario: { type: 'string', multiple: true },
+      svg: { type: 'string' },
     });
     const timings = {
       idle: values.idle === undefined ? DEFAULT_TIMINGS.idle : parseMs(values.idle as string, '--idle'),
@@ -126,7 +131,7 @@ export const command: Command = {
     );
     let rows: DrillRow[];
     try {
-      rows = await runDrill({ ...timings, scenarios, onProgress: (p) => process.stderr.write(progressLine(started, p) + '\n') });
+      rows = await runDrill({ ...timings, scenarios, svg: values.svg as string | undefined, onProgress: (p) => process.stderr.write(progressLine(started, p) + '\n') });
     } finally {
       await killAll();
     }

@@ -3,8 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { access, constants, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
 import { track } from '../children';
 import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
@@ -12,6 +13,8 @@ import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
 import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
+import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
+import { renderTimeline } from './timeline-svg';
 
 export type Scenario = Death | 'slow';
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
@@ -73,6 +76,10 @@ export interface DrillRow {
   diedAt: number | null;
   /** Date.now() at the detection */
   detectedAt: number | null;
+  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none */
+  budgetMs: number | null;
+  /** what happened on this connection from the death on, in time order */
+  events: TimelineEvent[];
   verdict: Verdict;
 }
 
@@ -91,6 +98,8 @@ export interface DrillOptions extends Partial<Timings> {
   onProgress?: (progress: Progress) => void;
   /** false: never re-run in a user+network namespace, skip instead */
   namespace?: boolean;
+  /** a file to write the timeline of every row to, as SVG */
+  svg?: string;
 }
 
 const ceilSeconds = (ms: number) => Math.ceil(ms / 1000) * 1000;
@@ -106,15 +115,18 @@ export function budgets(t: Timings): { kernelFirstProbe: number; kernel: number;
   };
 }
 
+/** The set-up's time from the kernel's and the heartbeat's (null: that layer cannot): both takes the sooner. */
+function bySetup(setup: Setup, kernel: number | null, heartbeat: number | null): number | null {
+  if (setup === 'kernel') return kernel;
+  if (setup === 'heartbeat') return heartbeat;
+  if (setup === 'both') return kernel === null ? heartbeat : heartbeat === null ? kernel : Math.min(kernel, heartbeat);
+  return null;
+}
+
 /** ms from the death to its detection, as each set-up should manage; null: it cannot. */
 export function expectedMs(scenario: Scenario, setup: Setup, t: Timings): number | null {
   const b = budgets(t);
-  const per = (kernel: number | null, heartbeat: number | null): number | null => {
-    if (setup === 'kernel') return kernel;
-    if (setup === 'heartbeat') return heartbeat;
-    if (setup === 'both') return kernel === null ? heartbeat : heartbeat === null ? kernel : Math.min(kernel, heartbeat);
-    return null;
-  };
+  const per = (kernel: number | null, heartbeat: number | null) => bySetup(setup, kernel, heartbeat);
   switch (scenario) {
     case 'crash':
     case 'reset':
@@ -140,7 +152,7 @@ function tolerance(expected: number): { early: number; late: number } {
   return { early: Math.max(500, expected * 0.25), late: Math.max(1000, expected * 0.3) };
 }
 
-export function judge(row: Omit<DrillRow, 'verdict'>): Verdict {
+export function judge(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): Verdict {
   if (row.skipped) return 'skipped';
   const { expectedMs: expected, measuredMs: measured } = row;
   if (measured !== null && measured < 0) return 'false alarm';
@@ -177,10 +189,30 @@ interface Client {
   noticed: Promise<void>;
   diedAt: number | null;
   finished: boolean;
+  /** what the kernel and the heartbeat sent and received on this connection */
+  log: ConnectionLog;
+}
+
+/** ms of silence after which the set-up gives up, by its settings; null: it never does. */
+function budgetFor(setup: Setup, t: Timings): number | null {
+  const b = budgets(t);
+  return bySetup(setup, b.kernel, b.heartbeat);
 }
 
 function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string): DrillRow {
-  const row = { scenario, setup, expectedMs: expectedMs(scenario, setup, t), measuredMs: null, detected: false, how: null, skipped: reason, diedAt: null, detectedAt: null };
+  const row = {
+    scenario,
+    setup,
+    expectedMs: expectedMs(scenario, setup, t),
+    measuredMs: null,
+    detected: false,
+    how: null,
+    skipped: reason,
+    diedAt: null,
+    detectedAt: null,
+    budgetMs: budgetFor(setup, t),
+    events: [],
+  };
   return { ...row, verdict: judge(row) };
 }
 
@@ -202,7 +234,8 @@ async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Clie
       heartbeat = keepAlive(socket, { ...t, fallback: 'always', heartbeat: { framing: FRAMING } }).heartbeat;
       break;
   }
-  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false };
+  const log = new ConnectionLog(socket, heartbeat);
+  const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false, log };
   client.noticed = new Promise<void>((resolve) => {
     const note = (how: string) => {
       // The harness closing the socket after the bound is no detection.
@@ -271,6 +304,8 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const rows = new Map<Setup, DrillRow>();
   const peer = await startPeer();
   const clients: Client[] = [];
+  const readKernels = () => clients.forEach((client) => client.finished || client.log.readKernel());
+  const sampler = setInterval(readKernels, SAMPLE_EVERY_MS);
   try {
     for (const setup of setups) clients.push(await connectClient(peer, setup, t));
     await peer.waitForConnections(clients.length);
@@ -303,6 +338,9 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
       new Promise<void>((resolve) => (bounded = setTimeout(resolve, timeLeft))),
     ]);
     clearTimeout(bounded);
+    const waitedUntil = Date.now();
+    // The last readings: what the kernel did up to the detection.
+    readKernels();
 
     for (const client of clients) {
       const died = client.diedAt;
@@ -317,10 +355,13 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
         skipped: false as const,
         diedAt: died,
         detectedAt: seen?.at ?? null,
+        budgetMs: budgetFor(client.setup, t),
+        events: died === null ? [] : client.log.timeline(died, seen, waitedUntil),
       };
       rows.set(client.setup, { ...row, verdict: judge(row) });
     }
   } finally {
+    clearInterval(sampler);
     for (const client of clients) {
       client.finished = true;
       client.heartbeat?.stop();
@@ -370,6 +411,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const t = resolveTimings(options);
   const scenarios = options.scenarios ?? SCENARIO_NAMES;
   const setups = options.setups ?? SETUP_NAMES;
+  // A picture that cannot be written fails now, not after the whole drill.
+  if (options.svg !== undefined) await access(dirname(resolve(options.svg)), constants.W_OK);
   const here: Scenario[] = [];
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
@@ -396,5 +439,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   ]);
   const all = [...results.flat(), ...skipped];
   const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + SETUP_NAMES.indexOf(row.setup);
-  return all.sort((a, b) => order(a) - order(b));
+  const rows = all.sort((a, b) => order(a) - order(b));
+  if (options.svg) await writeFile(options.svg, renderTimeline(rows, { title: drillTitle(t) }));
+  return rows;
+}
+
+/** One line naming the settings, for the picture. */
+function drillTitle(t: Timings): string {
+  return `tcp-keepalive drill: idle ${t.idle} ms, interval ${t.interval} ms, count ${t.count}`;
 }
