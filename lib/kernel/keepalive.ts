@@ -211,8 +211,8 @@ export function systemDefaults(): SystemDefaults {
 
 /**
  * [idleS, intervalS, count] read without the addon: /proc on Linux, the
- * sysctl command on macOS and FreeBSD (values in ms there); elsewhere the
- * addon is the only reader.
+ * sysctl command on macOS and FreeBSD (values in ms there), the registry
+ * through reg.exe on Windows; elsewhere the addon is the only reader.
  */
 function systemDefaultsWithoutAddon(): [number, number, number] {
   if (process.platform === 'linux') {
@@ -224,5 +224,32 @@ function systemDefaultsWithoutAddon(): [number, number, number] {
     const [idleMs, intervalMs, count] = execFileSync('sysctl', ['-n', ...names], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
     return [ceilSeconds(idleMs), ceilSeconds(intervalMs), count];
   }
+  if (process.platform === 'win32') return (windowsDefaults ??= readWindowsRegistry());
   throw missingAddon('systemDefaults()');
+}
+
+// Two reg.exe runs cost tens of ms, and setKeepAlive without the addon needs
+// the defaults for every socket: read once per process.
+let windowsDefaults: [number, number, number] | undefined;
+
+/**
+ * KeepAliveTime and KeepAliveInterval are optional registry values (ms);
+ * absent, Windows uses 2 h and 1 s. The probe count is fixed at 10 since
+ * Vista. The same reading as src/system_win.cc.
+ */
+function readWindowsRegistry(): [number, number, number] {
+  const registryMs = (name: string, fallback: number): number => {
+    try {
+      const out = execFileSync('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters', '/v', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const match = /REG_DWORD\s+0x([0-9a-f]+)/i.exec(out);
+      return match ? parseInt(match[1], 16) : fallback;
+    } catch {
+      // reg.exe exits 1 when the value is absent.
+      return fallback;
+    }
+  };
+  return [ceilSeconds(registryMs('KeepAliveTime', 7_200_000)), ceilSeconds(registryMs('KeepAliveInterval', 1000)), 10];
 }

