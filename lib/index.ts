@@ -16,6 +16,7 @@ import type * as HeartbeatFramed from './heartbeat/framed';
 import type * as HeartbeatRespond from './heartbeat/respond';
 import type * as HeartbeatAdapters from './heartbeat/adapters';
 import type * as HeartbeatFraming from './heartbeat/framing';
+import type * as HeartbeatDrivers from './heartbeat/drivers';
 import type * as Layers from './layers';
 
 function lazy<M>(load: () => M, names: readonly (keyof M & string)[]): void {
@@ -78,4 +79,11 @@ export let COMPACT_HEADER: typeof HeartbeatFraming.COMPACT_HEADER;
 lazy<typeof HeartbeatFraming>(() => require('./heartbeat/framing'), [
   'encode', 'encodePing', 'encodePong', 'decode', 'Decoder', 'PING', 'PONG', 'HOST_ORDER_PONG', 'CLASSIC_FRAME', 'COMPACT_HEADER',
 ]);
+export let ioredisHeartbeat: typeof HeartbeatDrivers.ioredisHeartbeat;
+export let pgHeartbeat: typeof HeartbeatDrivers.pgHeartbeat;
+export let mysql2Heartbeat: typeof HeartbeatDrivers.mysql2Heartbeat;
+lazy<typeof HeartbeatDrivers>(() => require('./heartbeat/drivers'), ['ioredisHeartbeat', 'pgHeartbeat', 'mysql2Heartbeat']);
+
+// The heartbeat's types; its values are the lazy exports above (the package
+// test checks that every value lib/heartbeat/index.ts exports is among them).
 export type * from './heartbeat';

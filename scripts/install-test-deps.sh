@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 deps=(
   "qemu-aarch64 qemu-user"        # test/package/prebuild-arm64.test.ts runs the arm64 prebuild in an arm64 Node
   "/usr/lib/wine/wine64 wine64"   # test/package/prebuild-win32.test.ts runs the win32 prebuild in Windows Node
+  "/usr/bin/redis-server redis-server"  # real servers test/support/servers.ts starts in namespaces of their own (test/servers/)
+  "/usr/lib/postgresql postgresql"      # the same
+  "/usr/sbin/mariadbd mariadb-server"   # the same
+  "/usr/sbin/nft nftables"              # blackholes a server's namespace (test/support/servers.ts)
   "chromium chromium"  # renders the drill's SVG timeline once, to check the picture is not blank (test/harness/drill-timeline.test.ts)
 )
 

@@ -9,3 +9,5 @@ export type { WebSocketLike } from './adapters';
 export { encode, encodePing, encodePong, decode, Decoder, PING, PONG, HOST_ORDER_PONG, CLASSIC_FRAME, COMPACT_HEADER } from './framing';
 export type { Framing } from './framing';
 export type { HeartbeatTimeoutError, UnknownTypeError } from './errors';
+export { ioredisHeartbeat, pgHeartbeat, mysql2Heartbeat } from './drivers';
+export type { IoredisLike, PgClientLike, Mysql2ConnectionLike } from './drivers';

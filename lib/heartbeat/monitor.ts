@@ -38,6 +38,12 @@ export interface MonitorOptions extends MonitorTiming {
    * every packet without taking over the stream.
    */
   progress?: () => number;
+  /**
+   * True while the connection runs a request of its own (a BLPOP, a slow
+   * query). While true no PING is sent and no verdict reached; time spent
+   * busy counts as a sign of life.
+   */
+  busy?: () => boolean;
 }
 
 export interface PongInfo {
@@ -214,11 +220,15 @@ export abstract class Monitor {
   protected progressed(): boolean {
     return false;
   }
+  /** A request of the connection's own in flight, for monitors told of it. */
+  protected busy(): boolean {
+    return false;
+  }
 
   /** @internal called by the scheduler when this monitor's time may have come */
   visit(now: number): void {
     if (this.sent === STOPPED) return;
-    if (this.progressed()) this.seen = now;
+    if (this.progressed() || this.busy()) this.seen = now;
     const { idle, interval, count, resolution } = this.timing;
     let silenceBegan: number;
     if (this.seen >= 0) {
@@ -259,7 +269,7 @@ interface Listenable {
 
 /** A monitor driven by the protocol's own ping(); its listeners go away when it stops. */
 export class ProtocolMonitor extends Monitor {
-  private readonly hooks: { ping: () => unknown; destroy?: (error: HeartbeatTimeoutError) => void; progress?: () => number };
+  private readonly hooks: { ping: () => unknown; destroy?: (error: HeartbeatTimeoutError) => void; progress?: () => number; busy?: () => boolean };
   private lastProgress: number;
   private pingSentAt = 0;
   private readonly attached: [Listenable, string, Listener][] = [];
@@ -269,8 +279,9 @@ export class ProtocolMonitor extends Monitor {
     checkFunction(options.ping, 'options.ping', false);
     checkFunction(options.destroy, 'options.destroy', true);
     checkFunction(options.progress, 'options.progress', true);
+    checkFunction(options.busy, 'options.busy', true);
     super(cachedSettings(timingCache, options, () => checkTiming(options), (t) => sameTiming(t, options)));
-    this.hooks = { ping: options.ping, destroy: options.destroy, progress: options.progress };
+    this.hooks = { ping: options.ping, destroy: options.destroy, progress: options.progress, busy: options.busy };
     this.lastProgress = options.progress ? options.progress() : -1;
   }
 
@@ -304,6 +315,10 @@ export class ProtocolMonitor extends Monitor {
 
   protected override destroyConnection(error: HeartbeatTimeoutError): void {
     this.hooks.destroy?.(error);
+  }
+
+  protected override busy(): boolean {
+    return this.hooks.busy?.() === true;
   }
 
   protected override progressed(): boolean {
