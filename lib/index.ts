@@ -17,6 +17,11 @@ import type * as HeartbeatRespond from './heartbeat/respond';
 import type * as HeartbeatAdapters from './heartbeat/adapters';
 import type * as HeartbeatFraming from './heartbeat/framing';
 import type * as HeartbeatDrivers from './heartbeat/drivers';
+import type * as ProtectProtect from './protect/protect';
+import type * as ProtectPolicy from './protect/policy';
+import type * as ProtectEvents from './protect/events';
+import type * as ProtectInventory from './protect/inventory';
+import type * as ProtectReach from './protect/reach';
 import type * as Layers from './layers';
 
 function lazy<M>(load: () => M, names: readonly (keyof M & string)[]): void {
@@ -87,3 +92,18 @@ lazy<typeof HeartbeatDrivers>(() => require('./heartbeat/drivers'), ['ioredisHea
 // The heartbeat's types; its values are the lazy exports above (the package
 // test checks that every value lib/heartbeat/index.ts exports is among them).
 export type * from './heartbeat';
+
+export let protect: typeof ProtectProtect.protect;
+lazy<typeof ProtectProtect>(() => require('./protect/protect'), ['protect']);
+export let parsePolicyText: typeof ProtectPolicy.parsePolicyText;
+lazy<typeof ProtectPolicy>(() => require('./protect/policy'), ['parsePolicyText']);
+export let stats: typeof ProtectEvents.stats;
+export let DEAD_CHANNEL: typeof ProtectEvents.DEAD_CHANNEL;
+lazy<typeof ProtectEvents>(() => require('./protect/events'), ['stats', 'DEAD_CHANNEL']);
+export let sockets: typeof ProtectInventory.sockets;
+lazy<typeof ProtectInventory>(() => require('./protect/inventory'), ['sockets']);
+export let clientMechanism: typeof ProtectReach.clientMechanism;
+lazy<typeof ProtectReach>(() => require('./protect/reach'), ['clientMechanism']);
+// protect()'s types; its values are the lazy exports above (the package test
+// checks that every value lib/protect/index.ts exports is among them).
+export type * from './protect';

@@ -6,7 +6,7 @@ import { describeValue, invalidType, invalidValue, unsupported } from './errors'
 import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
 import { limitsFor, nodeTakesIntervalAndCount } from './kernel/platform';
 import { hasAddon } from './native';
-import { resolveSocket } from './kernel/socket';
+import { isUnixDomain, resolveSocket } from './kernel/socket';
 import { noProtocolError } from './heartbeat/errors';
 import type { Framing } from './heartbeat/framing';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat/framed';
@@ -51,6 +51,7 @@ const FALLBACKS: readonly Fallback[] = ['auto', 'always', 'never'];
 /** Why the kernel cannot watch this socket as asked, or null if it can. */
 function kernelObstacle(socket: unknown, idle: number, interval: number, count: number): { reason: string; code: 'no-fd' | 'sub-second' | 'too-large' } | null {
   if (!(socket instanceof net.Socket)) return { reason: 'the stream is not a TCP socket, so there is no socket option to set', code: 'no-fd' };
+  if (isUnixDomain(socket)) return { reason: 'a Unix-domain socket has no TCP keepalive', code: 'no-fd' };
   try {
     const resolved = resolveSocket(socket);
     const throughNode = resolved.kind === 'handle-only' || !hasAddon();

@@ -14,6 +14,8 @@ export interface NativeBinding {
   /** [idleS, intervalS, count] */
   systemDefaults(): [number, number, number];
   tcpInfo(fd: number): TcpInfo;
+  /** [address, port] of the peer, readable after the connection died (Linux); null where not */
+  peerName(fd: number): [string, number] | null;
 }
 
 /** Fields of TCP_INFO every platform can fill; null where this one cannot. */
@@ -109,7 +111,11 @@ function loadedOnFirstCall<T extends object>(names: readonly string[], pick: (ad
   return target as T;
 }
 
-export const binding: NativeBinding = loadedOnFirstCall(['setKeepAlive', 'getKeepAlive', 'systemDefaults', 'tcpInfo'], (addon) => addon);
+// Every method of NativeBinding, or the compiler complains: a method left out
+// here would be missing at run time.
+const LIBRARY_METHODS: Record<keyof NativeBinding, true> = { setKeepAlive: true, getKeepAlive: true, systemDefaults: true, tcpInfo: true, peerName: true };
+
+export const binding: NativeBinding = loadedOnFirstCall(Object.keys(LIBRARY_METHODS), (addon) => addon);
 
 /** The test harness's own functions, typed where they are used (lib/harness/native.ts). */
 export const harnessExports: unknown = loadedOnFirstCall(['attachDropFilter', 'detachFilter', 'setRepairMode'], (addon) => addon.harness as object);

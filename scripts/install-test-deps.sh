@@ -16,6 +16,12 @@ deps=(
   "/usr/sbin/mariadbd mariadb-server"   # the same
   "/usr/sbin/nft nftables"              # blackholes a server's namespace (test/support/servers.ts)
   "chromium chromium"  # renders the drill's SVG timeline once, to check the picture is not blank (test/harness/drill-timeline.test.ts)
+  # real servers test/support/servers.ts starts in a namespace of its own (test/servers/)
+  "/usr/bin/redis-server redis-server"
+  "/usr/lib/postgresql postgresql"
+  "/usr/sbin/mariadbd mariadb-server"
+  # blackholes a server's namespace
+  "/usr/sbin/nft nftables"
 )
 
 exec bash scripts/apt-ensure.sh "${deps[@]}"

@@ -8,6 +8,12 @@
 #include "harness.h"
 #include "keepalive.h"
 
+#ifdef __linux__
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
 // The three libuv calls that name an error the way Node does. Declared here,
 // not through <uv.h>, so the addon compiles against the node-api-headers
 // package alone (the Windows cross build has no Node source headers); node
@@ -83,6 +89,36 @@ Napi::Value Defaults(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [address, port] of the peer, also after the connection died: getpeername()
+// refuses a closed TCP socket (ENOTCONN) but SO_PEERNAME reads the address
+// the kernel keeps until the descriptor is closed. So the death report needs
+// no copy of the address per socket. null where it cannot be read.
+Napi::Value PeerName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef __linux__
+  int fd = FdArg(info);
+  char text[INET6_ADDRSTRLEN];
+  auto pair = [&](int port) {
+    Napi::Array out = Napi::Array::New(env, 2);
+    out[0u] = Napi::String::New(env, text);
+    out[1u] = Napi::Number::New(env, port);
+    return out;
+  };
+  // The kernel refuses a buffer longer than the address: IPv6's size first, then IPv4's.
+  sockaddr_in6 v6{};
+  socklen_t len = sizeof(v6);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERNAME, &v6, &len) == 0 && v6.sin6_family == AF_INET6 &&
+      inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text)))
+    return pair(ntohs(v6.sin6_port));
+  sockaddr_in v4{};
+  len = sizeof(v4);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERNAME, &v4, &len) == 0 && v4.sin_family == AF_INET &&
+      inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text)))
+    return pair(ntohs(v4.sin_port));
+#endif
+  return env.Null();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   tcpka::TcpInfo ti;
   Failure failed;
@@ -135,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getKeepAlive", Napi::Function::New<Get>(env, "getKeepAlive"));
   exports.Set("systemDefaults", Napi::Function::New<Defaults>(env, "systemDefaults"));
   exports.Set("tcpInfo", Napi::Function::New<Info>(env, "tcpInfo"));
+  exports.Set("peerName", Napi::Function::New<PeerName>(env, "peerName"));
   exports.Set("harness", HarnessExports(env));
   return exports;
 }

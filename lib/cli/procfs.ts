@@ -95,10 +95,16 @@ export function parseProcNetTcp(text: string, protocol: 'tcp' | 'tcp6', littleEn
   return entries;
 }
 
-export function readTcpTable(): TcpEntry[] {
+/**
+ * The TCP table of this process's network namespace, or of the namespace
+ * of `pid` (/proc/<pid>/net shows the namespace of that process: a
+ * container's, or one made with ip netns).
+ */
+export function readTcpTable(pid?: number): TcpEntry[] {
+  const dir = pid === undefined ? '/proc/net' : `/proc/${pid}/net`;
   const read = (protocol: 'tcp' | 'tcp6') => {
     try {
-      return parseProcNetTcp(readFileSync(`/proc/net/${protocol}`, 'utf8'), protocol);
+      return parseProcNetTcp(readFileSync(`${dir}/${protocol}`, 'utf8'), protocol);
     } catch (error) {
       // A kernel without IPv6 has no tcp6 file.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && protocol === 'tcp6') return [];

@@ -1,3 +1,4 @@
+import type * as http from 'node:http';
 import * as net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -150,6 +151,56 @@ export function applyThroughNode(
   return { enabled: true, idle, interval, count, userTimeout: null };
 }
 
+const kPending = Symbol('tcp-keepalive.pending');
+/** What this package's setKeepAlive() set on the socket, merged; protect() re-applies it over its policy. */
+export const kExplicit = Symbol('tcp-keepalive.explicit');
+
+type Deferring = (net.Socket | http.ClientRequest) & { [kPending]?: KernelRequest | false };
+
+/** Later values win field by field, as two calls on a connected socket would leave them. */
+export function mergeRequests(earlier: KernelRequest | false, later: KernelRequest | false): KernelRequest | false {
+  if (earlier === false || later === false) return later;
+  const pick = <T>(a: T, b: T) => (b === LEAVE ? a : b);
+  return {
+    idleS: pick(earlier.idleS, later.idleS),
+    intervalS: pick(earlier.intervalS, later.intervalS),
+    count: pick(earlier.count, later.count),
+    userTimeoutMs: pick(earlier.userTimeoutMs, later.userTimeoutMs),
+  };
+}
+
+function applyPending(emitter: Deferring, socket: net.Socket): void {
+  const request = emitter[kPending]!;
+  emitter[kPending] = undefined;
+  try {
+    apply(socket, request);
+  } catch (error) {
+    emitter.destroy(error as Error);
+  }
+}
+function applyPendingOnConnect(this: net.Socket): void {
+  applyPending(this, this);
+}
+function applyPendingOnSocket(this: http.ClientRequest, socket: net.Socket): void {
+  applyPending(this, socket);
+}
+
+/**
+ * Holds the options until the socket connects. Prepended, so they are in
+ * force when the user's own 'connect' callback runs (after Node's pending
+ * setKeepAlive, which it applies before emitting). One listener and one
+ * merged request however often the socket is configured meanwhile: a socket
+ * reused for reconnects keeps both across failed attempts.
+ */
+function deferUntilReady(emitter: Deferring, ready: 'connect' | 'socket', request: KernelRequest | false): void {
+  const pending = emitter[kPending];
+  emitter[kPending] = pending === undefined ? request : mergeRequests(pending, request);
+  if (pending === undefined) {
+    if (ready === 'connect') (emitter as net.Socket).prependOnceListener('connect', applyPendingOnConnect);
+    else (emitter as http.ClientRequest).prependOnceListener('socket', applyPendingOnSocket);
+  }
+}
+
 function apply(target: SocketLike, request: KernelRequest | false): KeepAliveState | null {
   const resolved = resolveSocket(target);
   switch (resolved.kind) {
@@ -159,20 +210,23 @@ function apply(target: SocketLike, request: KernelRequest | false): KeepAliveSta
       return applyToFd(resolved.fd, request);
     case 'handle-only':
       return applyThroughNode(resolved.socket, request);
-    case 'pending': {
-      // Node applies its own pending setKeepAlive before 'connect' is emitted,
-      // so running here keeps our values the ones in force.
-      const { emitter, ready } = resolved;
-      emitter.once(ready, (socket?: net.Socket) => {
-        try {
-          apply(ready === 'socket' ? socket! : (emitter as net.Socket), request);
-        } catch (error) {
-          emitter.destroy(error as Error);
-        }
-      });
+    case 'pending':
+      deferUntilReady(resolved.emitter, resolved.ready, request);
       return null;
-    }
   }
+}
+
+let rememberingExplicit = false;
+/** protect() turns this on: it needs to know what the application set itself. */
+export function rememberExplicitCalls(on: boolean): void {
+  rememberingExplicit = on;
+}
+
+function rememberExplicit(target: SocketLike, request: KernelRequest | false): void {
+  const socket = target instanceof net.Socket ? target : (target as { socket?: unknown }).socket;
+  if (!(socket instanceof net.Socket)) return;
+  const held = socket as net.Socket & { [kExplicit]?: KernelRequest | false };
+  held[kExplicit] = held[kExplicit] === undefined ? request : mergeRequests(held[kExplicit], request);
 }
 
 /** Validates options once, for callers that apply them to many sockets. */
@@ -190,7 +244,10 @@ export { apply as applyRequest };
  * destroys the socket with the error).
  */
 export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boolean = {}): KeepAliveState | null {
-  return apply(socket, toRequest(options));
+  const request = toRequest(options);
+  const state = apply(socket, request);
+  if (rememberingExplicit && typeof socket === 'object') rememberExplicit(socket, request);
+  return state;
 }
 
 /** What the kernel holds for this socket, read with getsockopt. */

@@ -34,11 +34,25 @@ type AgentInternals = http.Agent & {
   keepSocketAlive: (socket: net.Socket) => boolean;
 };
 
+/** One pair of wrappers per agent, whatever the number of applyToAgent() calls. */
+interface AgentHook {
+  createConnection: AgentInternals['createConnection'];
+  keepSocketAlive: AgentInternals['keepSocketAlive'];
+  /** in call order; the last one wins, as if each were applied in turn */
+  requests: Array<ReturnType<typeof toRequest>>;
+}
+const hooks = new WeakMap<http.Agent, AgentHook>();
+
+function applyAll(socket: net.Socket, hook: AgentHook): void {
+  for (const request of hook.requests) applyOrDestroy(socket, request);
+}
+
 /**
  * Applies the options to every socket the http(s) agent creates, and again
  * each time the agent parks a socket for reuse: a keepAlive agent calls
  * Node's socket.setKeepAlive() then, which resets interval and count.
- * Returns a function that restores the agent.
+ * Returns a function that takes these options off again; the agent is
+ * restored when the last one is taken off, in whatever order.
  */
 export function applyToAgent(agent: http.Agent, options: KeepAliveOptions | boolean): () => void {
   const internals = agent as AgentInternals;
@@ -46,19 +60,31 @@ export function applyToAgent(agent: http.Agent, options: KeepAliveOptions | bool
     throw invalidType('agent', 'an http.Agent or https.Agent', agent);
   }
   const request = toRequest(options);
-  const { createConnection, keepSocketAlive } = internals;
-  internals.createConnection = function (this: http.Agent, ...args: unknown[]) {
-    const socket = createConnection.apply(this, args);
-    if (socket) applyOrDestroy(socket, request);
-    return socket;
-  };
-  internals.keepSocketAlive = function (this: http.Agent, socket: net.Socket) {
-    const kept = keepSocketAlive.call(this, socket);
-    if (kept) applyOrDestroy(socket, request);
-    return kept;
-  };
+  let hook = hooks.get(agent);
+  if (!hook) {
+    const created: AgentHook = { createConnection: internals.createConnection, keepSocketAlive: internals.keepSocketAlive, requests: [] };
+    internals.createConnection = function (this: http.Agent, ...args: unknown[]) {
+      const socket = created.createConnection.apply(this, args);
+      if (socket) applyAll(socket, created);
+      return socket;
+    };
+    internals.keepSocketAlive = function (this: http.Agent, socket: net.Socket) {
+      const kept = created.keepSocketAlive.call(this, socket);
+      if (kept) applyAll(socket, created);
+      return kept;
+    };
+    hooks.set(agent, (hook = created));
+  }
+  hook.requests.push(request);
+  const installed = hook;
+  let removed = false;
   return () => {
-    internals.createConnection = createConnection;
-    internals.keepSocketAlive = keepSocketAlive;
+    if (removed) return;
+    removed = true;
+    installed.requests.splice(installed.requests.lastIndexOf(request), 1);
+    if (installed.requests.length > 0) return;
+    internals.createConnection = installed.createConnection;
+    internals.keepSocketAlive = installed.keepSocketAlive;
+    hooks.delete(agent);
   };
 }

@@ -21,6 +21,16 @@ export function handleFd(socket: net.Socket): number {
   return typeof fd === 'number' ? fd : -1;
 }
 
+/**
+ * A Unix-domain socket: it has an fd but no TCP options, and the kernel
+ * refuses them with EOPNOTSUPP. Node creates its Pipe handle in connect(),
+ * before the socket connects.
+ */
+export function isUnixDomain(socket: net.Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { constructor?: { name?: string } } | null })._handle;
+  return handle?.constructor?.name === 'Pipe';
+}
+
 export function resolveSocket(target: unknown, name = 'socket'): Resolved {
   if (typeof target === 'number') {
     // The addon takes an int: a larger number would wrap onto another, live fd.

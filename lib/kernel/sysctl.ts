@@ -98,9 +98,9 @@ function optionalProcInt(name: string): number | undefined {
 }
 
 /** This process's network namespace, e.g. net:[4026531840]; null where there are none or it cannot be read. */
-export function networkNamespace(): string | null {
+export function networkNamespace(pid: number | 'self' = 'self'): string | null {
   try {
-    return readlinkSync('/proc/self/ns/net');
+    return readlinkSync(`/proc/${pid}/ns/net`);
   } catch {
     return null;
   }

@@ -172,7 +172,8 @@ The live TCP connections of this network namespace (IPv4 and IPv6), read from
 /proc/net/tcp and /proc/net/tcp6: keepalive on or off, time to the next probe,
 probes sent, and the owning process where this user may see it.
 
-  --pid <pid>    only connections held by this process
+  --pid <pid>    only connections held by this process, read from its own
+                 network namespace (/proc/<pid>/net/tcp), also in a container
   --port <port>  only connections with this local or remote port
   --json         one JSON object; times in ms
   -h, --help`;
@@ -193,7 +194,9 @@ export const command: Command = {
       throw new Error(`no process with pid ${filter.pid}`);
     }
     const privileged = process.geteuid?.() === 0;
-    const r = report(readTcpTable(), owners, filter, privileged, networkNamespace());
+    // With --pid, the table of that process's own network namespace: a
+    // process in a container or another namespace has its connections there.
+    const r = report(readTcpTable(filter.pid), owners, filter, privileged, networkNamespace(filter.pid));
     if (values.json) printJson(r);
     else process.stdout.write(render(r) + '\n');
     return 0;

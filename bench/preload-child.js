@@ -1,0 +1,87 @@
+'use strict';
+// One measurement, in a process of its own, started with or without the
+// preload by bench/preload.js.
+//   churn <connections> <concurrency>: a loopback echo server and clients that
+//     open a new connection per request; prints connections per second of wall
+//     time and of this process's CPU time.
+//   memory <pairs>: holds <pairs> loopback connections (both ends in this
+//     process); prints the JS heap and RSS kept per socket.
+const net = require('node:net');
+const { once } = require('node:events');
+
+async function listen() {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (data) => socket.end(data));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
+function request(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('x'));
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function churn(connections, concurrency) {
+  const server = await listen();
+  const { port } = server.address();
+  // warm-up: compiled code and the first sockets' set-up are not the steady state
+  for (let i = 0; i < 500; i++) await request(port);
+  let started = 0;
+  const done = connections;
+  const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started++ < connections) await request(port);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  server.close();
+  // Per CPU second too: on a shared machine the wall clock measures the neighbours as well.
+  return { perSecond: done / seconds, perCpuSecond: done / ((cpu.user + cpu.system) / 1e6) };
+}
+
+async function memory(pairs) {
+  const server = await listen();
+  const { port } = server.address();
+  const sockets = [];
+  const sample = () => {
+    global.gc();
+    global.gc();
+    return { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+  };
+  // Warm up code paths so that compiled code does not count as per-socket memory.
+  for (let i = 0; i < 200; i++) await request(port);
+  const before = sample();
+  for (let i = 0; i < pairs; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, pairs - i) }, async () => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        await once(socket, 'connect');
+        sockets.push(socket);
+      }),
+    );
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const after = sample();
+  const count = pairs * 2; // each connection: the client socket and the accepted one
+  for (const socket of sockets) socket.destroy();
+  server.close();
+  return { heapPerSocket: (after.heap - before.heap) / count, rssPerSocket: (after.rss - before.rss) / count };
+}
+
+const [mode, a, b] = process.argv.slice(2);
+(mode === 'churn' ? churn(Number(a), Number(b)) : memory(Number(a))).then((result) => {
+  process.stdout.write(JSON.stringify(result));
+});

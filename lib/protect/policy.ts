@@ -1,0 +1,203 @@
+// What protect() applies: a base policy and rules, validated once and
+// compiled to what the kernel layer takes, so reaching a socket costs no
+// parsing. The TCP_KEEPALIVE variable is the same options as text.
+import { parseDuration } from '../time';
+import { planFor } from '../plan';
+import { describeValue, invalidType, invalidValue, outOfRange } from '../errors';
+import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../kernel/keepalive';
+
+export interface PolicyOptions extends KeepAliveOptions {
+  /** ms: take idle, interval, count and userTimeout from `tcp-keepalive plan` for this budget */
+  within?: number;
+}
+
+export type Direction = 'client' | 'server';
+
+export interface Rule {
+  /** the remote address, or the host name the client connected to */
+  host?: string | RegExp;
+  /** the service port: the remote port of a client, the local (listening) port of an accepted socket */
+  port?: number;
+  direction?: Direction;
+  /** the policy for matching sockets; false leaves them alone */
+  keepalive: PolicyOptions | false;
+}
+
+export interface ProtectOptions extends PolicyOptions {
+  /** checked in order; the first match decides; sockets no rule matches get the base policy */
+  rules?: Rule[];
+}
+
+/** A policy ready to apply: shared by every socket it protects. */
+export interface CompiledPolicy {
+  /** the options as given (within expanded) */
+  options: KeepAliveOptions;
+  request: KernelRequest;
+  /** ms: idle + interval x count as the kernel will hold them: how long a dead idle peer can go unnoticed */
+  budgetMs: number;
+  /** idle as the kernel will hold it, ms: silence longer than this means probes were due */
+  idleMs: number;
+  /** index of the rule that chose it, null for the base policy */
+  rule: number | null;
+}
+
+interface CompiledRule {
+  host?: string | RegExp;
+  port?: number;
+  direction?: Direction;
+  policy: CompiledPolicy | false;
+}
+
+export interface CompiledProtection {
+  base: CompiledPolicy | null;
+  rules: CompiledRule[];
+  /** a rule tells accepted sockets apart by their remote host: one listener's sockets may get different policies */
+  serverRulesByHost: boolean;
+}
+
+const POLICY_KEYS = ['idle', 'interval', 'count', 'userTimeout', 'within'] as const;
+
+function expandWithin(options: PolicyOptions, name: string): KeepAliveOptions {
+  const { within, ...rest } = options;
+  if (within === undefined) return rest;
+  if (rest.idle !== undefined || rest.interval !== undefined || rest.count !== undefined || rest.userTimeout !== undefined) {
+    throw invalidValue(`${name}.within`, 'sets idle, interval, count and userTimeout itself: give either within or those');
+  }
+  if (typeof within !== 'number' || !Number.isFinite(within)) throw invalidType(`${name}.within`, 'a duration in ms', within);
+  const kernel = planFor(within).kernel;
+  if (!kernel) throw outOfRange(`${name}.within`, 'at least 2000 ms: kernel keepalive counts in whole seconds', within);
+  const planned: KeepAliveOptions = { idle: kernel.idle, interval: kernel.interval, count: kernel.count };
+  if (kernel.userTimeout !== null) planned.userTimeout = kernel.userTimeout;
+  return planned;
+}
+
+function compilePolicy(options: unknown, name: string, rule: number | null): CompiledPolicy {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidType(name, 'an object with idle, interval, count, userTimeout or within', options);
+  }
+  const expanded = expandWithin(options as PolicyOptions, name);
+  let request: KernelRequest;
+  try {
+    request = toRequest(expanded) as KernelRequest;
+  } catch (error) {
+    // toRequest names its fields options.x; here they sit under `name`.
+    (error as Error).message = (error as Error).message.replaceAll('"options.', `"${name}.`);
+    throw error;
+  }
+  const defaults = systemDefaults();
+  const idleMs = request.idleS > 0 ? request.idleS * 1000 : defaults.idle;
+  const intervalMs = request.intervalS > 0 ? request.intervalS * 1000 : defaults.interval;
+  const count = request.count > 0 ? request.count : defaults.count;
+  return { options: expanded, request, budgetMs: idleMs + intervalMs * count, idleMs, rule };
+}
+
+const hasPolicyKey = (options: object) => POLICY_KEYS.some((key) => (options as Record<string, unknown>)[key] !== undefined);
+
+function compileRule(rule: unknown, index: number): CompiledRule {
+  const name = `options.rules[${index}]`;
+  if (rule === null || typeof rule !== 'object') throw invalidType(name, 'an object with host, port or direction, and keepalive', rule);
+  const { host, port, direction, keepalive, ...extra } = rule as Rule;
+  for (const key in extra) throw invalidValue(`${name}.${key}`, 'is not a rule field; the fields are host, port, direction and keepalive');
+  if (host !== undefined && typeof host !== 'string' && !(host instanceof RegExp)) throw invalidType(`${name}.host`, 'a string or a RegExp', host);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw typeof port === 'number' ? outOfRange(`${name}.port`, 'an integer from 1 to 65535', port) : invalidType(`${name}.port`, 'an integer from 1 to 65535', port);
+  }
+  if (direction !== undefined && direction !== 'client' && direction !== 'server') {
+    throw invalidValue(`${name}.direction`, `must be 'client' or 'server'. Received ${describeValue(direction)}`);
+  }
+  if (keepalive === undefined) throw invalidType(`${name}.keepalive`, 'a policy object, or false to leave matching sockets alone', keepalive);
+  const policy = keepalive === false ? false : compilePolicy(keepalive, `${name}.keepalive`, index);
+  return { host, port, direction, policy };
+}
+
+export function compileProtection(options: unknown): CompiledProtection {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidType('options', 'an object with idle, interval, count, userTimeout or within, and optional rules', options);
+  }
+  const { rules, ...base } = options as ProtectOptions;
+  for (const key in base) {
+    if (!(POLICY_KEYS as readonly string[]).includes(key)) {
+      throw invalidValue(`options.${key}`, `is not a protect() option; the options are ${POLICY_KEYS.join(', ')} and rules`);
+    }
+  }
+  if (rules !== undefined && !Array.isArray(rules)) throw invalidType('options.rules', 'an array of rules', rules);
+  if (!hasPolicyKey(base) && !rules?.length) {
+    throw invalidValue('options', 'protects nothing: give idle, interval, count, userTimeout or within, or rules');
+  }
+  const compiled = (rules ?? []).map(compileRule);
+  return {
+    base: hasPolicyKey(base) ? compilePolicy(base, 'options', null) : null,
+    rules: compiled,
+    serverRulesByHost: compiled.some((rule) => rule.host !== undefined && rule.direction !== 'client'),
+  };
+}
+
+/** The service port of a socket, as rules match it. */
+export const servicePort = (remotePort: number | undefined, localPort: number | undefined, direction: Direction) =>
+  direction === 'client' ? remotePort : localPort;
+
+/** The first rule that matches decides; else the base policy; null: leave the socket alone. */
+export function policyFor(
+  protection: CompiledProtection,
+  direction: Direction,
+  addresses: string[],
+  port: number | undefined,
+): { policy: CompiledPolicy | null; byRule: boolean } {
+  for (const rule of protection.rules) {
+    if (rule.direction !== undefined && rule.direction !== direction) continue;
+    if (rule.port !== undefined && rule.port !== port) continue;
+    if (rule.host !== undefined) {
+      const host = rule.host;
+      if (!addresses.some((address) => (typeof host === 'string' ? address === host : host.test(address)))) continue;
+    }
+    return { policy: rule.policy === false ? null : rule.policy, byRule: true };
+  }
+  return { policy: protection.base, byRule: false };
+}
+
+/** A bad TCP_KEEPALIVE: the message names the key and what it allows. */
+export class PolicyTextError extends Error {
+  constructor(message: string) {
+    // 'The value of "options.count" is out of range' reads as 'count is out of range' here.
+    super(`TCP_KEEPALIVE: ${message.replace(/The (?:value of )?"(?:options\.)?(\w+)"(?: argument)?/g, '$1')}`);
+    this.name = 'PolicyTextError';
+  }
+}
+
+const TEXT_KEYS = 'idle, interval, count, userTimeout (durations such as 2s, 1500ms, 1m30s; userTimeout also auto) or within (a duration)';
+
+/**
+ * Parses TCP_KEEPALIVE="idle=2s,interval=1s,count=3,userTimeout=auto" or
+ * "within=30s" into protect() options, validated as protect() will take them.
+ */
+export function parsePolicyText(text: string | undefined): PolicyOptions {
+  if (text === undefined || text.trim() === '') {
+    throw new PolicyTextError(`is not set; the preload needs a policy, for example TCP_KEEPALIVE=within=30s. Keys: ${TEXT_KEYS}`);
+  }
+  const options: Record<string, number | 'auto'> = {};
+  for (const pair of text.split(',')) {
+    const match = /^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(pair);
+    if (!match) throw new PolicyTextError(`'${pair.trim()}' is not key=value; keys: ${TEXT_KEYS}`);
+    const [, key, value] = match;
+    if (!(POLICY_KEYS as readonly string[]).includes(key)) throw new PolicyTextError(`unknown key '${key}'; keys: ${TEXT_KEYS}`);
+    if (key in options) throw new PolicyTextError(`${key} is given twice`);
+    try {
+      if (key === 'count') {
+        if (!/^\d+$/.test(value)) throw new Error(`count must be a whole number of probes, as in count=3; got '${value}'`);
+        options.count = Number(value);
+      } else if (key === 'userTimeout' && value === 'auto') {
+        options.userTimeout = 'auto';
+      } else {
+        options[key] = parseDuration(value, key);
+      }
+    } catch (error) {
+      throw new PolicyTextError((error as Error).message);
+    }
+  }
+  try {
+    compileProtection(options);
+  } catch (error) {
+    throw new PolicyTextError((error as Error).message);
+  }
+  return options as PolicyOptions;
+}
