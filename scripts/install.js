@@ -19,7 +19,14 @@ const say = (line) => console.error(`tcp-keepalive: ${line}`);
 /** The runtime's own loader when compiled (a tarball always has dist/), else the source build's path. */
 function tryLoad() {
   const native = path.join(root, 'dist', 'native.js');
-  if (fs.existsSync(native)) return require(native).loadAddon();
+  if (fs.existsSync(native)) {
+    try {
+      return require(native).loadAddon();
+    } catch (error) {
+      // A dist/ left from another version of the sources: judge the build alone.
+      say(`dist/native.js cannot be used (${error.message.split('\n')[0]}); checking the build directly`);
+    }
+  }
   const built = path.join(root, 'build', 'Release', 'tcp_keepalive.node');
   if (!fs.existsSync(built)) return { binding: null, reason: 'no build of the native addon' };
   try {
