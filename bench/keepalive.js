@@ -1,7 +1,7 @@
 'use strict';
 // ns per call for setKeepAlive with all four fields, against the C floor (the
 // five setsockopt calls it needs), the net-keepalive route and Node's
-// built-in; then module load time. Rounds are interleaved and the median is
+// built-in (module load time: bench/load.js). Rounds are interleaved and the median is
 // reported, so a noisy neighbour hurts every contender alike.
 const { execFileSync } = require('node:child_process');
 const { once } = require('node:events');
@@ -18,13 +18,6 @@ function timeLoop(fn) {
   const start = process.hrtime.bigint();
   for (let i = 0; i < ITERATIONS; i++) fn(i);
   return Number(process.hrtime.bigint() - start) / ITERATIONS;
-}
-
-function requireTime(moduleName) {
-  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(moduleName)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-  const samples = [];
-  for (let i = 0; i < 7; i++) samples.push(Number(execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..') })));
-  return median(samples);
 }
 
 async function main() {
@@ -69,9 +62,6 @@ async function main() {
   }
   console.log(`\ntargets: tcp-keepalive <= 1.30 x C floor: ${(ours / floor).toFixed(2)}; net-keepalive route >= 15 x ours: ${(ns['net-keepalive + socket.setKeepAlive'] / ours).toFixed(1)}`);
 
-  const oursLoad = requireTime('./dist/index.js');
-  const theirsLoad = requireTime('net-keepalive');
-  console.log(`\nmodule load (require, median of 7 fresh processes): tcp-keepalive ${oursLoad.toFixed(2)} ms, net-keepalive ${theirsLoad.toFixed(2)} ms (${(theirsLoad / oursLoad).toFixed(1)}x)`);
 
   client.destroy();
   server.close();

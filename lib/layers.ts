@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { invalidType, invalidValue, unsupported } from './errors';
 import { setKeepAlive, type KeepAliveState } from './kernel/keepalive';
 import { limitsFor, nodeTakesIntervalAndCount } from './kernel/platform';
+import { hasAddon } from './native';
 import { isUnixDomain, resolveSocket } from './kernel/socket';
 import { noProtocolError } from './heartbeat/errors';
 import { Heartbeat } from './heartbeat/framed';
@@ -30,8 +31,10 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
   if (isUnixDomain(socket)) return { reason: 'a Unix-domain socket has no TCP keepalive', code: 'no-fd' };
   try {
     const resolved = resolveSocket(socket);
-    if (resolved.kind === 'handle-only' && !nodeTakesIntervalAndCount()) {
-      return { reason: `Node.js ${process.version} on ${process.platform} sets only the idle delay`, code: 'no-fd' };
+    const throughNode = resolved.kind === 'handle-only' || !hasAddon();
+    if (throughNode && !nodeTakesIntervalAndCount()) {
+      const why = resolved.kind === 'fd' ? ' without the native addon' : '';
+      return { reason: `Node.js ${process.version} on ${process.platform} sets only the idle delay${why}`, code: 'no-fd' };
     }
   } catch (error) {
     return { reason: (error as Error).message, code: 'no-fd' };
@@ -101,7 +104,7 @@ export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersO
   try {
     // userTimeout 'auto': keepalive is silent while data is in flight, and
     // the user timeout drops such a connection within the same budget.
-    const userTimeout = limitsFor().userTimeout ? { userTimeout: 'auto' as const } : {};
+    const userTimeout = limitsFor().userTimeout && hasAddon() ? { userTimeout: 'auto' as const } : {};
     if (wantKernel) kernel = setKeepAlive(socket as net.Socket, { idle, interval, count, ...userTimeout });
   } catch (error) {
     heartbeat?.stop();

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # One package per line: "<command or file that proves it is there> <debian package>"
 # Keep the reason beside each line.
 deps=(
+  "qemu-aarch64 qemu-user"        # test/package/prebuild-arm64.test.ts runs the arm64 prebuild in an arm64 Node
+  "/usr/lib/wine/wine64 wine64"   # test/package/prebuild-win32.test.ts runs the win32 prebuild in Windows Node
   "/usr/bin/redis-server redis-server"  # real servers test/support/servers.ts starts in namespaces of their own (test/servers/)
   "/usr/lib/postgresql postgresql"      # the same
   "/usr/sbin/mariadbd mariadb-server"   # the same
@@ -22,24 +24,4 @@ deps=(
   "/usr/sbin/nft nftables"
 )
 
-missing=()
-for entry in "${deps[@]}"; do
-  probe="${entry%% *}"
-  pkg="${entry#* }"
-  if [[ "$probe" == /* ]]; then [[ -e "$probe" ]] && continue
-  else command -v "$probe" >/dev/null 2>&1 && continue
-  fi
-  missing+=("$pkg")
-done
-
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-if [[ $(id -u) -ne 0 ]]; then
-  echo "test deps: not root, not installing: ${missing[*]} (the tests that need them will skip)" >&2
-  exit 0
-fi
-echo "test deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-if [[ ! -e /var/lib/apt/lists/lock ]] || [[ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]]; then
-  apt-get update -qq
-fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+exec bash scripts/apt-ensure.sh "${deps[@]}"

@@ -2,7 +2,6 @@
 // only converts arguments, calls the platform layer and turns an errno into
 // an error shaped like Node's own system errors.
 #include <napi.h>
-#include <uv.h>
 
 #include <string>
 
@@ -14,6 +13,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #endif
+
+// The three libuv calls that name an error the way Node does. Declared here,
+// not through <uv.h>, so the addon compiles against the node-api-headers
+// package alone (the Windows cross build has no Node source headers); node
+// and node.exe export them beside N-API.
+extern "C" {
+int uv_translate_sys_error(int sys_errno);
+const char* uv_err_name(int err);
+const char* uv_strerror(int err);
+}
 
 namespace {
 

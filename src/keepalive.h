@@ -59,13 +59,15 @@ struct Failure {
 
 // For an option this OS does not have. libuv reads the returned number as an
 // errno on POSIX and as a Win32 error on Windows, so each gets its own code
-// for "not supported" (WSAEOPNOTSUPP is 10045 in winerror.h; libuv names
-// both ENOTSUP).
+// for "not supported": ERROR_NOT_SUPPORTED (50 in winerror.h) is the Windows
+// code uv_translate_sys_error names ENOTSUP. WSAEOPNOTSUPP is not in its
+// table and comes out UNKNOWN (test/package/prebuild-win32.test.ts checks
+// this under wine).
 inline int Unsupported(const char* syscall, const char* what, Failure* failed) {
   failed->syscall = syscall;
   failed->what = what;
 #ifdef _WIN32
-  return 10045;
+  return 50;
 #else
   return ENOTSUP;
 #endif

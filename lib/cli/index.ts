@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`tcp-keepalive ${name}: ${error.message}\n\n${command?.usage ?? ''}\n`);
       process.exitCode = 2;
     } else {
-      // A failure is one line: the first of a message, e.g. node-gyp-build's list of places it looked.
+      // A failure is one line: the first of a message, e.g. why the native addon is missing.
       process.stderr.write(`tcp-keepalive ${name}: ${String((error as Error).message).split('\n')[0]}\n`);
       process.exitCode = 1;
     }

@@ -1,6 +1,8 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
-import { binding } from '../native';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { binding, hasAddon, missingAddon } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
@@ -128,10 +130,13 @@ export function applyThroughNode(
     socket.setKeepAlive(false);
     return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
   }
+  // Only reachable where the platform has the option but the addon is missing.
+  if (request.userTimeoutMs !== LEAVE) throw missingAddon('options.userTimeout');
   const defaults = systemDefaults();
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
-      `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+`,
+      `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+` +
+        (process.platform === 'win32' ? '' : ', or the native addon (install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive")'),
     );
   }
   const idle = request.idleS === LEAVE ? defaults.idle : request.idleS * 1000;
@@ -200,6 +205,8 @@ function apply(target: SocketLike, request: KernelRequest | false): KeepAliveSta
   const resolved = resolveSocket(target);
   switch (resolved.kind) {
     case 'fd':
+      // Without the addon a socket still gets what Node's own setKeepAlive sets.
+      if (resolved.socket !== undefined && !hasAddon()) return applyThroughNode(resolved.socket, request);
       return applyToFd(resolved.fd, request);
     case 'handle-only':
       return applyThroughNode(resolved.socket, request);
@@ -255,6 +262,51 @@ export function getKeepAlive(socket: SocketLike): KeepAliveState {
 
 /** The system-wide defaults a new socket starts with, in ms. */
 export function systemDefaults(): SystemDefaults {
-  const [idleS, intervalS, count] = binding.systemDefaults();
+  const [idleS, intervalS, count] = hasAddon() ? binding.systemDefaults() : systemDefaultsWithoutAddon();
   return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };
+}
+
+/**
+ * [idleS, intervalS, count] read without the addon: /proc on Linux, the
+ * sysctl command on macOS and FreeBSD (values in ms there), the registry
+ * through reg.exe on Windows; elsewhere the addon is the only reader.
+ */
+function systemDefaultsWithoutAddon(): [number, number, number] {
+  if (process.platform === 'linux') {
+    const read = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/tcp_keepalive_${name}`, 'utf8'));
+    return [read('time'), read('intvl'), read('probes')];
+  }
+  if (process.platform === 'darwin' || process.platform === 'freebsd') {
+    const names = ['net.inet.tcp.keepidle', 'net.inet.tcp.keepintvl', 'net.inet.tcp.keepcnt'];
+    const [idleMs, intervalMs, count] = execFileSync('sysctl', ['-n', ...names], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    return [ceilSeconds(idleMs), ceilSeconds(intervalMs), count];
+  }
+  if (process.platform === 'win32') return (windowsDefaults ??= readWindowsRegistry());
+  throw missingAddon('systemDefaults()');
+}
+
+// Two reg.exe runs cost tens of ms, and setKeepAlive without the addon needs
+// the defaults for every socket: read once per process.
+let windowsDefaults: [number, number, number] | undefined;
+
+/**
+ * KeepAliveTime and KeepAliveInterval are optional registry values (ms);
+ * absent, Windows uses 2 h and 1 s. The probe count is fixed at 10 since
+ * Vista. The same reading as src/system_win.cc.
+ */
+function readWindowsRegistry(): [number, number, number] {
+  const registryMs = (name: string, fallback: number): number => {
+    try {
+      const out = execFileSync('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters', '/v', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const match = /REG_DWORD\s+0x([0-9a-f]+)/i.exec(out);
+      return match ? parseInt(match[1], 16) : fallback;
+    } catch {
+      // reg.exe exits 1 when the value is absent.
+      return fallback;
+    }
+  };
+  return [ceilSeconds(registryMs('KeepAliveTime', 7_200_000)), ceilSeconds(registryMs('KeepAliveInterval', 1000)), 10];
 }

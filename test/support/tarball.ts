@@ -1,0 +1,46 @@
+// Packing this tree and installing the tarball the way a user does, on a
+// machine with Node.js and no build tools.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { npmCli } from './foreign-node';
+import { ROOT } from './paths';
+
+export function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 180_000 });
+  if (result.error) throw result.error;
+  return result;
+}
+
+export function ok(result: SpawnSyncReturns<string>, what: string): string {
+  if (result.status !== 0) throw new Error(`${what} exited ${result.status}\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+export const npm = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) => run(process.execPath, [npmCli, ...args], cwd, env);
+
+/** What a user installing from the registry has: this tree's files, no build output. */
+export function copyTree(to: string): void {
+  const listed = ok(run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT), 'git ls-files');
+  for (const file of listed.split('\0').filter(Boolean)) {
+    if (existsSync(join(ROOT, file))) cpSync(join(ROOT, file), join(to, file));
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(to, 'node_modules'), 'junction');
+}
+
+export function newProject(dir: string, extra: object = {}): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, ...extra }));
+  return dir;
+}
+
+/** The PATH of a machine with Node.js and no build tools: node, npm, sh. */
+export function bareBin(dir: string): string {
+  mkdirSync(dir);
+  symlinkSync(process.execPath, join(dir, 'node'));
+  symlinkSync(npmCli, join(dir, 'npm'));
+  // npm runs install scripts through sh; a shell is no compiler.
+  symlinkSync('/bin/sh', join(dir, 'sh'));
+  return dir;
+}
+
