@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
 import { checkHooks, checkObject, timingFor, type MonitorHooks, type MonitorOptions, type Timing } from './options';
-import { clock, scheduler, type Scheduled } from './scheduler';
+import { clock, scheduler } from './scheduler';
 
 export { DEFAULT_TIMING } from './options';
 export type { MonitorOptions, MonitorTiming, Timing } from './options';
