@@ -57,16 +57,16 @@ function onSocketDrain(this: Watched): void {
 // internal and stripped from the typings, where the clause would not hold.
 const partials = new Map<Heartbeat, PartialFrame>();
 
+// The PONG held while the socket's write buffer is full: the latest one,
+// sent at 'drain'. Dropping them all would get a busy peer declared dead.
+const waitingPongs = new Map<Heartbeat, Buffer>();
+
 /**
  * Events of a Monitor, plus 'message' (type, payload) for application
  * frames and 'error' (code ERR_HEARTBEAT_UNKNOWN_TYPE) for frames of an
  * unknown type. Without an 'error' listener, such an error destroys the
  * socket with it, as a stream error would.
  */
-// The PONG held while the socket's write buffer is full: the latest one,
-// sent at 'drain'. Dropping them all would get a busy peer declared dead.
-const waitingPongs = new Map<Heartbeat, Buffer>();
-
 export class Heartbeat extends Monitor {
   /** @internal the one incomplete frame held */
   get partial(): PartialFrame | null {
