@@ -46,7 +46,8 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 # The suite must really be talking to the sanitized build.
 node -e '
-  require("./dist/native");
+  // The loader opens the addon on first use: make it.
+  require("./dist/native").hasAddon();
   const maps = require("fs").readFileSync("/proc/self/maps", "utf8");
   if (!maps.includes(process.cwd() + "/build/Release/tcp_keepalive.node")) {
     console.error("asan.sh: the sanitized addon was not the one loaded"); process.exit(1);
