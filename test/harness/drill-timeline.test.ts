@@ -27,6 +27,15 @@ function noBlackhole(): string | null {
 }
 const blackholeSkip = noBlackhole();
 
+/**
+ * The browser is not ours to sanitize: under `npm run test:asan` the suite's
+ * LD_PRELOAD of libasan would be inherited and break Chromium's start.
+ */
+function browserEnv(): NodeJS.ProcessEnv {
+  const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, UBSAN_OPTIONS: _ubsan, ...env } = process.env;
+  return env;
+}
+
 const chromium = ['chromium', 'chromium-browser'].find((name) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0);
 
 interface LaneEvent {
@@ -165,7 +174,7 @@ describe.skipIf(blackholeSkip !== null)(`drill --svg on blackhole and hang${blac
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
       const args = [...flags, `--user-data-dir=${join(work, 'profile')}`, `--screenshot=${shot}`, `--window-size=960,${height}`, `file://${svgFile}`];
-      execFile(chromium!, args, { timeout: 60_000 }, (error, _out, stderr) => resolve({ code: error ? 1 : 0, stderr }));
+      execFile(chromium!, args, { timeout: 60_000, env: browserEnv() }, (error, _out, stderr) => resolve({ code: error ? 1 : 0, stderr }));
     });
     expect(result, result.stderr).toMatchObject({ code: 0 });
     const png = PNG.sync.read(readFileSync(shot));
