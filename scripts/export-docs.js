@@ -37,6 +37,15 @@ function docsOf(file) {
   const source = parse(file);
   const docs = new Map();
   for (const statement of source.statements) {
+    if (ts.isExportDeclaration(statement) && statement.moduleSpecifier && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+      // export { DEFAULT_TIMING } from './options': the doc is where it is declared
+      const from = resolve(dirname(file), `${statement.moduleSpecifier.text}.d.ts`);
+      for (const element of statement.exportClause.elements) {
+        const doc = docsOf(from).get((element.propertyName ?? element.name).text);
+        if (doc && !docs.has(element.name.text)) docs.set(element.name.text, doc);
+      }
+      continue;
+    }
     const name = declaredName(statement);
     const doc = name && docComment(source, statement);
     if (doc && !docs.has(name)) docs.set(name, doc);

@@ -43,6 +43,26 @@ function undocumented(file: string): string[] {
   return exports.filter((exported) => !documentation(checker, target(checker, exported))).map((exported) => exported.name).sort();
 }
 
+/** For each exported interface or class: its public members without a doc comment, as `Type.member`. */
+function undocumentedMembers(file: string): string[] {
+  const built = program([file]);
+  const checker = built.getTypeChecker();
+  const moduleSymbol = checker.getSymbolAtLocation(built.getSourceFile(file)!);
+  const missing: string[] = [];
+  for (const exported of moduleSymbol ? checker.getExportsOfModule(moduleSymbol) : []) {
+    const symbol = target(checker, exported);
+    if (!(symbol.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class))) continue;
+    for (const member of checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(symbol))) {
+      const declarations = member.declarations ?? [];
+      // Members inherited from Node's or a library's types are theirs to document.
+      if (declarations.some((d) => d.getSourceFile().fileName.includes('/node_modules/'))) continue;
+      const hidden = declarations.some((d) => ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected));
+      if (!hidden && !documentation(checker, member)) missing.push(`${exported.name}.${member.name}`);
+    }
+  }
+  return missing.sort();
+}
+
 describe('doc comments in the built typings', () => {
   it('finds the entry points in package.json exports', () => {
     expect(entries.map((entry) => entry.subpath)).toEqual(expect.arrayContaining(['tcp-keepalive', 'tcp-keepalive/harness', 'tcp-keepalive/register', 'tcp-keepalive/otel']));
@@ -51,6 +71,10 @@ describe('doc comments in the built typings', () => {
   for (const { subpath, file } of entries) {
     it(`every export of ${subpath} has a doc comment`, () => {
       expect(undocumented(file)).toEqual([]);
+    });
+
+    it(`every public member of the interfaces and classes ${subpath} exports has a doc comment`, () => {
+      expect(undocumentedMembers(file)).toEqual([]);
     });
   }
 });
