@@ -10,7 +10,7 @@
 // ERR_TCP_KEEPALIVE_UNSUPPORTED naming why it is missing and the fix.
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { unsupported } from './errors';
+import { BUNDLE_FIX, unsupported } from './errors';
 
 /** The native layer; times as the kernel takes them (whole seconds), -1 = leave as is. */
 export interface NativeBinding {
@@ -102,12 +102,18 @@ function dlopen(path: string): Addon {
   return module.exports;
 }
 
-export type LoadResult = { binding: Addon; path: string } | { binding: null; reason: string; bundled: boolean };
+export type LoadResult = { binding: Addon; path: string } | { binding: null; reason: string; bundled: boolean; loaderRuns: boolean };
 
 /** The first folder whose addon loads, or why none did. */
 export function loadAddon(env: NodeJS.ProcessEnv = process.env, from = whereFrom()): LoadResult {
   const failures: string[] = [];
-  const gyp = require('node-gyp-build') as NodeGypBuild;
+  let gyp: NodeGypBuild;
+  try {
+    gyp = require('node-gyp-build') as NodeGypBuild;
+  } catch (error) {
+    // An ES module bundle whose CommonJS code has no require (ncc's, e.g.).
+    return { binding: null, reason: `node-gyp-build cannot run here (${(error as Error).message})`, bundled: from.bundled, loaderRuns: false };
+  }
   const folders = addonFolders(env, from);
   for (const folder of folders) {
     const found = findIn(folder, gyp);
@@ -127,14 +133,19 @@ export function loadAddon(env: NodeJS.ProcessEnv = process.env, from = whereFrom
   if (from.bundled && folders.length === 0) failures.push('the bundle does not say where it is (no __filename in ES module output)');
   const reason =
     failures.length > 0 ? failures.join('; ') : `no build of the native addon for ${process.platform}-${process.arch} (no prebuild fits and none was compiled at install)`;
-  return { binding: null, reason, bundled: from.bundled };
+  return { binding: null, reason, bundled: from.bundled, loaderRuns: true };
 }
 
-/** What to do about a missing addon: inside a bundle, bring the prebuilds; installed, compile it. */
-export function addonRemedy(bundled: boolean): string {
-  return bundled
-    ? `tcp-keepalive runs from inside a bundle: copy node_modules/tcp-keepalive/prebuilds/ next to the bundle, or set ${PREBUILD_ENV} to a folder holding prebuilds/, or mark tcp-keepalive external in the bundler (docs/platforms.md, "Bundlers")`
-    : 'To get it: install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive"';
+/** What to do about a missing addon: installed, compile it; inside a bundle, bring the prebuilds or leave the package out. */
+export function addonRemedy(state: { bundled: boolean; loaderRuns: boolean }): string {
+  if (!state.loaderRuns) return `To load it: ${BUNDLE_FIX}`;
+  if (state.bundled) {
+    return (
+      'tcp-keepalive runs from inside a bundle: copy node_modules/tcp-keepalive/prebuilds/ next to the bundle, ' +
+      `or set ${PREBUILD_ENV} to a folder holding prebuilds/, or mark tcp-keepalive external (docs/platforms.md, "Bundlers")`
+    );
+  }
+  return 'To get it: install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive"';
 }
 
 let loaded: ReturnType<typeof loadAddon> | undefined;
@@ -149,7 +160,13 @@ export function hasAddon(): boolean {
 export function missingAddon(what: string): Error {
   const state = load();
   if (state.binding !== null) return unsupported(`${what} needs the native addon`);
-  return unsupported(`${what} needs the native addon, which is not available: ${state.reason}. ${addonRemedy(state.bundled)}`);
+  return unsupported(`${what} needs the native addon, which is not available: ${state.reason}. ${addonRemedy(state)}`);
+}
+
+/** The remedy for a missing addon here, for messages about what only the addon can do. */
+export function missingAddonRemedy(): string {
+  const state = load();
+  return state.binding === null ? addonRemedy(state) : '';
 }
 
 /**

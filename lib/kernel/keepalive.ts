@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { binding, hasAddon, missingAddon } from '../native';
+import { binding, hasAddon, missingAddon, missingAddonRemedy } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
@@ -161,7 +161,7 @@ export function applyThroughNode(
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
       `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+` +
-        (process.platform === 'win32' ? '' : ', or the native addon (install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive")'),
+        (process.platform === 'win32' ? '' : `, or the native addon. ${missingAddonRemedy()}`),
     );
   }
   const before = kept();
