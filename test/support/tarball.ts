@@ -44,3 +44,15 @@ export function bareBin(dir: string): string {
   return dir;
 }
 
+
+/**
+ * Packs a scratch copy of this tree with the prebuilds `npm run prebuild`
+ * made (pretest makes them), as the release does: the tarball's path.
+ */
+export function packWithPrebuilds(work: string): string {
+  const tree = join(work, 'tree');
+  copyTree(tree);
+  cpSync(join(ROOT, 'prebuilds'), join(tree, 'prebuilds'), { recursive: true });
+  const packed = ok(npm(['pack', '--json', '--pack-destination', work], tree), 'npm pack');
+  return join(work, JSON.parse(packed.slice(packed.indexOf('[')))[0].filename);
+}
