@@ -86,7 +86,12 @@ function findIn(folder: string, gyp: NodeGypBuild): { path: string } | { reason:
   try {
     found = gyp.path(folder);
   } catch (error) {
-    return { reason: `${folder}: ${String((error as Error).message).split('\n')[0]}` };
+    const message = String((error as Error).message).split('\n')[0];
+    // node-gyp-build lists the tags it matched against; what a user needs is which platform and where.
+    if (/^No native build was found/.test(message)) {
+      return { reason: `no build of the native addon for ${process.platform}-${process.arch} in ${folder} (no prebuild fits and none was compiled at install)` };
+    }
+    return { reason: `${folder}: ${message}` };
   }
   if (OURS.test(found)) return { path: found };
   // Ours with the same tags, when it is there beside the other package's.
