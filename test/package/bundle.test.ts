@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSync, type BuildOptions } from 'esbuild';
-import { newProject, npm, ok, packWithPrebuilds, run } from '../support/tarball';
+import { newProject, npmAsync, ok, packWithPrebuilds, run } from '../support/tarball';
 
 const PACKAGE = 'tcp-keepalive';
 
@@ -51,11 +51,11 @@ describe.skipIf(process.platform === 'win32')('bundled with esbuild (from the pa
   let work: string;
   let consumer: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tcp-keepalive-bundle-'));
-    const tarball = packWithPrebuilds(work);
+    const tarball = await packWithPrebuilds(work);
     consumer = newProject(join(work, 'consumer'));
-    ok(npm(['install', '--no-audit', '--no-fund', tarball], consumer), 'npm install');
+    ok(await npmAsync(['install', '--no-audit', '--no-fund', tarball], consumer), 'npm install');
     writeFileSync(join(consumer, 'app.cjs'), APP.cjs);
     writeFileSync(join(consumer, 'app.mjs'), APP.esm);
   }, 240_000);
