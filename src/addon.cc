@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "find_fd.h"
 #include "harness.h"
 #include "keepalive.h"
 
@@ -119,6 +120,22 @@ Napi::Value PeerName(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+// findConnectionFd(hint, localAddress, localPort, remoteAddress, remotePort):
+// the descriptor of that TCP connection in this process, or -1.
+Napi::Value FindFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tcpka::Connection conn;
+  const std::string local = info[1].As<Napi::String>().Utf8Value();
+  const std::string remote = info[3].As<Napi::String>().Utf8Value();
+  if (!tcpka::ParseEndpoint(local.c_str(), info[2].As<Napi::Number>().Int32Value(), &conn.local) ||
+      !tcpka::ParseEndpoint(remote.c_str(), info[4].As<Napi::Number>().Int32Value(), &conn.remote))
+    return Napi::Number::New(env, -1);
+  int fd = -1;
+  Failure failed;
+  if (int err = tcpka::FindConnectionFd(conn, FdArg(info), &fd, &failed)) throw SystemError(env, err, failed);
+  return Napi::Number::New(env, fd);
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   tcpka::TcpInfo ti;
   Failure failed;
@@ -172,6 +189,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("systemDefaults", Napi::Function::New<Defaults>(env, "systemDefaults"));
   exports.Set("tcpInfo", Napi::Function::New<Info>(env, "tcpInfo"));
   exports.Set("peerName", Napi::Function::New<PeerName>(env, "peerName"));
+  exports.Set("findConnectionFd", Napi::Function::New<FindFd>(env, "findConnectionFd"));
   exports.Set("harness", HarnessExports(env));
   return exports;
 }
