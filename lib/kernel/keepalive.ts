@@ -175,7 +175,11 @@ function applyPending(emitter: Deferring, socket: net.Socket): void {
   try {
     apply(socket, request);
   } catch (error) {
-    emitter.destroy(error as Error);
+    // A connection works without keepalive: one the runtime gives no fd for
+    // is said so, not destroyed. Other failures (the options refused) are
+    // the caller's to see, as the error of the socket.
+    if ((error as { code?: string }).code === 'ERR_TCP_KEEPALIVE_NO_FD') process.emitWarning(error as Error);
+    else emitter.destroy(error as Error);
   }
 }
 function applyPendingOnConnect(this: net.Socket): void {
@@ -241,7 +245,8 @@ export { apply as applyRequest };
  * Turns keepalive on and sets each option given, or turns it off with
  * `false`. Returns what the kernel now holds, or null when the socket is
  * still connecting (the options are applied when it connects; a failure then
- * destroys the socket with the error).
+ * destroys the socket with the error, except ERR_TCP_KEEPALIVE_NO_FD, which
+ * is emitted as a process warning and leaves the socket as it is).
  */
 export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boolean = {}): KeepAliveState | null {
   const request = toRequest(options);

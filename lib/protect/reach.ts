@@ -18,6 +18,7 @@
 // read TCP_INFO. Both are prototype wrappers: no per-socket closure.
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
+import { publishesServerSockets, reachAcceptedByEmit } from './reach-runtimes';
 
 export type Mechanism = 'channel' | 'connect-wrapper';
 
@@ -83,6 +84,7 @@ export function install(hooks: Hooks): () => void {
   const onServer = ({ socket }: { socket: net.Socket }) => hooks.server(socket);
   dc.subscribe('net.server.socket', onServer as dc.ChannelListener);
   undo.push(() => dc.unsubscribe('net.server.socket', onServer as dc.ChannelListener));
+  if (!publishesServerSockets()) undo.push(reachAcceptedByEmit(hooks.server));
 
   if (clientMechanism() === 'channel') {
     const onClient = ({ socket }: { socket: net.Socket }) => hooks.client(socket);
