@@ -15,15 +15,20 @@
 #include <sys/socket.h>
 #endif
 
+#ifdef _WIN32
 // The three libuv calls that name an error the way Node does. Declared here,
 // not through <uv.h>, so the addon compiles against the node-api-headers
 // package alone (the Windows cross build has no Node source headers); node
-// and node.exe export them beside N-API.
+// and node.exe export them beside N-API. POSIX names errors itself
+// (errno_name.h): other runtimes lack them.
 extern "C" {
 int uv_translate_sys_error(int sys_errno);
 const char* uv_err_name(int err);
 const char* uv_strerror(int err);
 }
+#else
+#include "errno_name.h"
+#endif
 
 namespace {
 
@@ -32,10 +37,16 @@ using tcpka::Failure;
 // code/errno/syscall as Node sets them (errno negative, libuv's naming), plus
 // the option so the message says which of several calls failed.
 Napi::Error SystemError(Napi::Env env, int err, const Failure& failed) {
+#ifdef _WIN32
   int uv_err = uv_translate_sys_error(err);
   const char* code = uv_err_name(uv_err);
-  std::string message = std::string(failed.syscall) + " " + failed.what +
-                        " " + code + ": " + uv_strerror(uv_err);
+  std::string text = uv_strerror(uv_err);
+#else
+  int uv_err = -err;
+  const char* code = tcpka::ErrnoName(err);
+  std::string text = tcpka::ErrnoMessage(err);
+#endif
+  std::string message = std::string(failed.syscall) + " " + failed.what + " " + code + ": " + text;
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", code);
   error.Set("errno", Napi::Number::New(env, uv_err));

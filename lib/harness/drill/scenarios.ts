@@ -7,7 +7,7 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
-import { track } from '../children';
+import { scriptCommand, track } from '../children';
 import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
 import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
@@ -415,7 +415,7 @@ async function runElsewhere(scenarios: Scenario[], options: DrillOptions, prefix
   const t = resolveTimings(options);
   const setups = options.setups ?? SETUP_NAMES;
   const forward = { ...t, scenarios, setups, boundMs: options.boundMs };
-  const [command, ...args] = [...prefix, process.execPath, namespaceScript(), JSON.stringify(forward)];
+  const [command, ...args] = [...prefix, ...scriptCommand(namespaceScript(), JSON.stringify(forward))];
   const child = track(spawn(command, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] }));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
