@@ -47,8 +47,17 @@ function stopper(stop: () => void, tally: Tally): StopApplying {
  * Applies the options to every socket the server accepts from now on
  * (net, tls, http, https and http2 servers: all emit 'connection' with the
  * TCP socket). A socket whose options cannot be set is destroyed with the
- * error; one the runtime gives no fd for is kept and counted in `.skipped`
- * of the returned function, which stops it.
+ * error; one the runtime gives no fd for (ERR_TCP_KEEPALIVE_NO_FD) is kept,
+ * and counted in `.skipped` of the returned function, which stops it.
+ * Options as for `setKeepAlive` (ms, checked at once).
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `server` is not a server;
+ *   the option errors of `setKeepAlive`.
+ * @example
+ * ```js
+ * const server = http.createServer(handler);
+ * const stop = applyToServer(server, { idle: 60_000, interval: 10_000, count: 5, userTimeout: 'auto' });
+ * ```
  */
 export function applyToServer(server: net.Server, options: KeepAliveOptions | boolean): StopApplying {
   if (!server || typeof (server as net.Server).on !== 'function' || typeof (server as net.Server).listen !== 'function') {
@@ -87,7 +96,15 @@ function applyAll(socket: net.Socket, hook: AgentHook): void {
  * Returns a function that takes these options off again; the agent is
  * restored when the last one is taken off, in whatever order. Its
  * `.skipped` counts the agent's sockets the runtime gave no fd for (kept,
- * without kernel keepalive).
+ * without kernel keepalive). Options as for `setKeepAlive` (ms, checked at once).
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `agent` is not an
+ *   `http.Agent` or `https.Agent`; the option errors of `setKeepAlive`.
+ * @example
+ * ```js
+ * const agent = new http.Agent({ keepAlive: true });
+ * const restore = applyToAgent(agent, { idle: 60_000, interval: 10_000, count: 5 });
+ * ```
  */
 export function applyToAgent(agent: http.Agent, options: KeepAliveOptions | boolean): StopApplying {
   const internals = agent as AgentInternals;
