@@ -24,7 +24,8 @@ export function runtimeCommand(runtime: Runtime, binary: string, script: string,
 
 /**
  * A project folder with node_modules/tcp-keepalive holding this checkout's
- * package.json and dist/, and the addon unless `withAddon` is false.
+ * package.json and dist/, and the addon unless `withAddon` is false, with
+ * its run-time dependencies beside it.
  */
 export function installedCopy(withAddon: boolean): { project: string; pkg: string } {
   const project = mkdtempSync(join(tmpdir(), `tcp-keepalive-runtimes-${process.pid}-`));
@@ -34,6 +35,10 @@ export function installedCopy(withAddon: boolean): { project: string; pkg: strin
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
   cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
   if (withAddon) cpSync(join(ROOT, 'build', 'Release', 'tcp_keepalive.node'), join(pkg, 'build', 'Release', 'tcp_keepalive.node'));
+  // The package's own dependencies that it loads at run time, beside it as npm puts them.
+  for (const dependency of ['node-gyp-build', 'picocolors']) {
+    cpSync(join(ROOT, 'node_modules', dependency), join(project, 'node_modules', dependency), { recursive: true });
+  }
   return { project, pkg };
 }
 
