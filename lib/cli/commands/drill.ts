@@ -26,6 +26,10 @@ Progress goes to stderr, the table (or JSON) to stdout.
 Scenarios: ${SCENARIO_NAMES.join(', ')}
   restart, blackhole and blackhole-busy need CAP_NET_ADMIN: without it they
   run in an unprivileged user+network namespace, or are skipped with the reason.
+  middlebox puts Linux conntrack between client and peer (network namespaces:
+  as root, or in an unprivileged user namespace where the kernel allows one);
+  its rows are nothing, kernel, kernel-long-idle (idle longer than the
+  middlebox's timeout) and heartbeat.
 
 Options:
   --idle <duration>   silence before the first probe or ping (default ${DEFAULT_TIMINGS.idle}ms; as in 2s, 1500ms)
@@ -69,7 +73,7 @@ function progressLine(started: number, p: Progress): string {
     case 'died':
       return p.setup
         ? `${clock} ${p.scenario} / ${p.setup}: the peer now answers beyond the budget`
-        : `${clock} ${p.scenario}: ${p.scenario === 'stall' ? 'the client stalls, the peer stays healthy' : 'the peer died'}`;
+        : `${clock} ${p.scenario}: ${p.scenario === 'stall' ? 'the client stalls, the peer stays healthy' : p.scenario === 'middlebox' ? 'the middlebox forgets the idle connections' : 'the peer died'}`;
     case 'detected':
       return `${clock} ${p.scenario} / ${p.setup}: noticed after ${seconds(p.measuredMs)} (${p.how})`;
     case 'done':
@@ -88,6 +92,8 @@ const VERDICT_COLOR: Record<Verdict, (s: string) => string> = {
   'false alarm': color.red,
   missed: color.red,
   unexpected: color.red,
+  'kept alive': color.green,
+  'request failed': color.yellow,
 };
 
 export function render(rows: DrillRow[], boundNote: string): string {
