@@ -247,7 +247,8 @@ export class Middlebox implements MiddleboxPath {
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    // 'close', not 'exit': the output may still be on its way at exit.
+    const [code] = (await once(child, 'close')) as [number | null];
     if (code !== 0) throw new Error(`the middlebox could not be set up: ${stderr.trim().split('\n')[0] || `exit ${code}`}`);
     return stdout;
   }

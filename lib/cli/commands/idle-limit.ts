@@ -72,8 +72,9 @@ export function render(result: IdleLimitResult): string {
     );
   }
   if (keptMs !== null) {
-    // idle = keptMs, the longest proven safe; a budget of 1.5 x idle gives the plan's 3 probes a third of it.
-    const budget = Math.max(2000, Math.ceil((keptMs * 1.5) / 1000) * 1000);
+    // idle = keptMs, the longest proven safe; a budget of 1.5 x idle gives the plan's 3 probes a third of it
+    // (At least idle + 3 probes 1 s apart, so that short idles get all of it too.)
+    const budget = Math.max(keptMs + 3000, Math.ceil((keptMs * 1.5) / 1000) * 1000);
     const maxIdle = Math.min(keptMs, limitsFor().idle.max * 1000);
     out.push(
       '',
