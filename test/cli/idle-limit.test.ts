@@ -78,7 +78,7 @@ describe.skipIf(!isLinux)('tcp-keepalive idle-limit', () => {
       }
     }, 30_000);
 
-    it.concurrent.skipIf(!existsSync(REDIS))('a real server that closes idle connections itself (redis timeout 2) bounds the measurement: serverClosedMs', async () => {
+    it.skipIf(!existsSync(REDIS)).concurrent('a real server that closes idle connections itself (redis timeout 2) bounds the measurement: serverClosedMs', async () => {
       // The middlebox forgets only after a minute: only the server closes anything here.
       const box = await startMiddlebox({ forgetAfter: 60_000, forgets: 'drop' });
       const redis = await redisBehind(box, 2).catch(async (error) => {
@@ -190,7 +190,7 @@ describe.skipIf(!isLinux)('tcp-keepalive idle-limit', () => {
     }
   }, 30_000);
 
-  it.concurrent.skipIf(!SCRIPT)('shows its progress on a terminal (and not when stderr is not one)', async () => {
+  it.skipIf(!SCRIPT).concurrent('shows its progress on a terminal (and not when stderr is not one)', async () => {
     const peer = await startPeer();
     try {
       // util-linux script gives the command a pseudo-terminal.
