@@ -73,7 +73,6 @@ export function middleboxObstacle(): string | null {
 export interface DrillParts {
   connectClient: (peer: Awaited<ReturnType<typeof startPeer>>, setup: Setup, t: Timings) => Promise<MiddleboxClient>;
   judge: (row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>) => Verdict;
-  budgetFor: (setup: Setup, t: Timings) => number | null;
   resolveTimings: (options: Partial<Timings>) => Timings;
   skippedRow: (scenario: 'middlebox', setup: Setup, t: Timings, reason: string) => DrillRow;
 }
@@ -89,7 +88,8 @@ export interface MiddleboxClient {
   log: import('./events').ConnectionLog;
 }
 
-function setupsOf(options: DrillOptions): Setup[] {
+/** The scenario's rows for the set-ups asked for. */
+export function middleboxSetups(options: DrillOptions): Setup[] {
   const given = options.setups;
   // kernel-long-idle comes with kernel: it is the same set-up with a longer idle.
   return MIDDLEBOX_SETUPS.filter((s) => !given || given.includes(s) || (s === 'kernel-long-idle' && given.includes('kernel')));
@@ -102,7 +102,7 @@ function setupsOf(options: DrillOptions): Setup[] {
  */
 export async function runMiddleboxScenario(options: DrillOptions, parts: DrillParts): Promise<DrillRow[]> {
   const t = parts.resolveTimings(options);
-  const setups = setupsOf(options);
+  const setups = middleboxSetups(options);
   if (options.middlebox) return runThrough(options.middlebox, options, setups, t, parts);
   const m = middleboxTimings(t);
   const obstacle = middleboxObstacle();
@@ -183,10 +183,13 @@ async function runThrough(path: MiddleboxPath, options: DrillOptions, setups: Se
         diedAt: died,
         detectedAt: seen?.at ?? null,
       };
-      const events = client.log.timeline(died, seen, waitedUntil);
-      if (client.requestedAt !== null) events.push({ t: client.requestedAt - died, kind: 'request', answered: client.request === 'answered' });
+      const answered = client.request === 'answered';
+      // Answered, the request ends the timeline: the connection lives on, there is nothing more to wait for.
+      const events = client.log.timeline(died, seen, answered ? client.requestedAt! : waitedUntil).filter((e) => !(answered && e.kind === 'not-noticed'));
+      if (client.requestedAt !== null) events.push({ t: client.requestedAt - died, kind: 'request', answered });
       events.sort((a, b) => a.t - b.t);
-      rows.push({ ...base, budgetMs: parts.budgetFor(client.setup === 'kernel-long-idle' ? 'kernel' : client.setup, client.setup === 'kernel-long-idle' ? { ...t, idle: m.longIdle } : t), events, verdict: parts.judge(base) });
+      // budgetMs null: the budget counts from the last packet heard, the death here from X after it; what matters is the first probe.
+      rows.push({ ...base, budgetMs: null, events, verdict: parts.judge(base) });
     }
     return rows;
   } finally {

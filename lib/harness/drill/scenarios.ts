@@ -14,7 +14,7 @@ import { FRAMING } from '../protocol';
 import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
 import type { MiddleboxPath } from '../middlebox';
-import { judgeMiddlebox, MIDDLEBOX_SETUP_DESCRIPTION, middleboxExpectedMs, middleboxObstacle, runMiddleboxScenario, type MiddleboxSetup } from './middlebox';
+import { judgeMiddlebox, MIDDLEBOX_SETUP_DESCRIPTION, middleboxExpectedMs, middleboxObstacle, middleboxSetups, runMiddleboxScenario, type MiddleboxSetup } from './middlebox';
 import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
 import { renderTimeline } from './timeline-svg';
 
@@ -89,7 +89,7 @@ export interface DrillRow {
   diedAt: number | null;
   /** Date.now() at the detection */
   detectedAt: number | null;
-  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none */
+  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none, or (middlebox) the death is not the start of a silence */
   budgetMs: number | null;
   /** what happened on this connection from the death on, in time order */
   events: TimelineEvent[];
@@ -340,7 +340,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const setups = options.setups ?? SETUP_NAMES;
   const report = options.onProgress ?? (() => {});
   const bound = options.boundMs ?? defaultBound(t);
-  if (scenario === 'middlebox') return runMiddleboxScenario(options, { connectClient, judge, budgetFor, resolveTimings, skippedRow });
+  if (scenario === 'middlebox') return runMiddleboxScenario(options, { connectClient, judge, resolveTimings, skippedRow });
   const reason = isOwn(scenario) ? null : await cannotCause(scenario);
   if (reason) return setups.map((setup) => skippedRow(scenario, setup, t, reason));
 
@@ -480,7 +480,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
     }
     const full = ns && !ns.ok ? `${reason}, and ${ns.reason}` : reason;
     options.onProgress?.({ type: 'skipped', scenario, reason: full });
-    skipped.push(...setups.map((setup) => skippedRow(scenario, setup, t, full)));
+    skipped.push(...(scenario === 'middlebox' ? middleboxSetups(options) : setups).map((setup) => skippedRow(scenario, setup, t, full)));
   }
   // The stall blocks its whole process: alone, it runs here; with company, in a process of its own.
   const alone = here.length === 1 && elsewhere.length === 0;

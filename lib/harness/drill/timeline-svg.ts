@@ -184,9 +184,11 @@ function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: nu
     return group(row, parts);
   }
 
-  const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed');
-  // The connection as the client saw it: open until it noticed; dashed to the end of the wait when it never did.
-  if (ended?.kind === 'noticed') {
+  const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed' || (e.kind === 'request' && e.answered));
+  // The connection as the client saw it: open until it noticed (or its request was answered); dashed to the end of the wait when it never did.
+  if (ended?.kind === 'request') {
+    parts.push(`<path d="M${x(0)} ${mid}H${x(ended.t)}" stroke="#9e9e9e" stroke-width="2"/>`);
+  } else if (ended?.kind === 'noticed') {
     parts.push(`<path d="M${x(Math.min(0, ended.t))} ${mid}H${x(ended.t)}" stroke="#9e9e9e" stroke-width="2"/>`);
   } else if (ended) {
     parts.push(`<path d="M${x(0)} ${mid}H${x(ended.t)}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/>`);
@@ -227,8 +229,11 @@ function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number):
       const text = `<text x="${right ? at + 11 : at - 11}" y="${mid + 4}" text-anchor="${right ? 'start' : 'end'}" font-weight="bold" ${HALO}>${escape(label)}</text>`;
       return `${open(` data-code="${escape(event.code ?? '')}"`)}${cross(at, mid)}${text}${tip(`noticed (${event.code ?? ''})`)}</g>`;
     }
-    case 'request':
-      return `${open(event.answered ? ' data-answered="true"' : '')}${requestMark(at, mid, event.answered === true)}${tip(event.answered ? 'request sent, answered' : 'request sent, not answered')}</g>`;
+    case 'request': {
+      // An answered request ends the lane: the connection is alive; a failed one sits under the cross that says how.
+      const label = event.answered ? `<text x="${at + 12}" y="${mid + 4}" font-style="italic" fill="${COLOR.muted}">request answered</text>` : '';
+      return `${open(event.answered ? ' data-answered="true"' : '')}${requestMark(at, mid, event.answered === true)}${label}${tip(event.answered ? 'request sent, answered' : 'request sent, not answered')}</g>`;
+    }
     case 'not-noticed':
       // Where the drill stopped waiting: a bar, and the words after it.
       return `${open()}<path d="M${at} ${mid - 6}V${mid + 6}" stroke="${COLOR.muted}" stroke-width="2"/><text x="${at + 6}" y="${mid + 4}" font-style="italic" fill="${COLOR.muted}">not noticed</text>${tip('the drill stopped waiting: not noticed')}</g>`;
