@@ -61,6 +61,10 @@ const SERVER_GATEWAY = '10.77.2.254';
 /** The kernel's conntrack timeouts are whole seconds; a day is more than any test waits. */
 const MAX_FORGET_AFTER_MS = 86_400_000;
 
+/** The system's tools are not ours to instrument: a sanitizer preloaded into this Node (npm run test:asan) stays out of them. */
+const PRELOADS = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'];
+const toolEnv = () => Object.fromEntries(Object.entries(process.env).filter(([name]) => !PRELOADS.includes(name)));
+
 const TOOLS = ['unshare', 'nsenter', 'setpriv', 'ip', 'nft', 'sleep', 'sh'] as const;
 type Tool = (typeof TOOLS)[number];
 const PACKAGES: Record<Tool, string> = {
@@ -99,7 +103,7 @@ export function middleboxSupport(): MiddleboxSupport {
   }
   const privileged = process.getuid?.() === 0;
   if (!privileged) {
-    const trial = spawnSync(tools.unshare!, ['-U', '-r', '-n', tools.nft!, 'add', 'table', 'inet', 'probe'], { encoding: 'utf8', timeout: 5000 });
+    const trial = spawnSync(tools.unshare!, ['-U', '-r', '-n', tools.nft!, 'add', 'table', 'inet', 'probe'], { encoding: 'utf8', timeout: 5000, env: toolEnv() });
     if (trial.status !== 0) {
       const why = (trial.stderr || trial.error?.message || `exit ${trial.status}`).trim().split('\n')[0];
       return (cachedSupport = {
@@ -219,7 +223,7 @@ export class Middlebox implements MiddleboxPath {
     const { setpriv, sleep: sleepTool } = this.tools;
     // The parent-death signal is set last, inside the namespaces: entering a user namespace clears it.
     const argv = [...prefix, setpriv, '--pdeathsig', 'SIGKILL', '--', sleepTool, 'infinity'];
-    const child = track(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const child = track(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: toolEnv() }));
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const holder = { child, pid: child.pid! };
@@ -242,7 +246,7 @@ export class Middlebox implements MiddleboxPath {
   /** Runs shell lines in a namespace, stopping at the first that fails; resolves with stdout. */
   private async sh(pid: number, lines: string[]): Promise<string> {
     const argv = [...this.enter(pid), this.tools.sh, '-ec', lines.join('\n')];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
