@@ -281,12 +281,6 @@ export class Middlebox implements MiddleboxPath {
     return { clientAddress, serverAddress, forgetAfter, forgets, clientPrefix, serverPrefix, serverPrefixFromClient };
   }
 
-  /** Connections the middlebox remembers now (its conntrack table), from /proc or by count. */
-  async remembered(): Promise<number> {
-    const out = await this.sh(this.pids.middle, ['cat /proc/sys/net/netfilter/nf_conntrack_count']);
-    return Number(out.trim());
-  }
-
   /** Kills the holders (and with them the namespaces and links) and waits until they are gone. */
   async close(): Promise<void> {
     await Promise.all(
