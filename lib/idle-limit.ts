@@ -102,9 +102,10 @@ interface Probe {
   openedAt: number;
 }
 
-function connect(host: string, port: number): Promise<net.Socket> {
+function connect(host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    // The signal ends a connection attempt too: Ctrl-C need not wait for an unanswered SYN.
+    const socket = net.connect({ host, port, signal });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(coded(new Error(`${host}:${port} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s: unreachable, or a firewall drops the connection`), 'ETIMEDOUT'));
@@ -116,6 +117,7 @@ function connect(host: string, port: number): Promise<net.Socket> {
     });
     socket.once('error', (error: Error & { code?: string }) => {
       clearTimeout(timer);
+      if (signal?.aborted) return reject(signal.reason);
       const why: Record<string, string> = {
         ECONNREFUSED: 'refused the connection: nothing listens there',
         EHOSTUNREACH: 'is unreachable (no route to the host)',
@@ -162,7 +164,7 @@ export async function measureIdleLimit(options: IdleLimitOptions): Promise<IdleL
     options.signal?.throwIfAborted();
     // The first connection tells an unreachable target at once, before the rest are opened.
     for (const idleMs of lengths) {
-      const socket = await connect(host, port);
+      const socket = await connect(host, port, options.signal);
       const probe: Probe = { test: { idleMs, outcome: 'pending', how: null, atMs: null }, socket, openedAt: Date.now() };
       probes.push(probe);
       setKeepAlive(socket, { idle: idleMs, interval: PROBE_INTERVAL_MS, count: PROBE_COUNT });
