@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FORGETS, killAll, startMiddlebox, startPeer } from '../../lib/harness';
-import { MAX_CONNECTIONS, PROBE_COUNT, PROBE_INTERVAL_MS, type IdleLimitResult } from '../../lib/idle-limit';
+import { MAX_CONNECTIONS, measureIdleLimit, PROBE_COUNT, PROBE_INTERVAL_MS, type IdleLimitResult } from '../../lib/idle-limit';
 import { BIN, ensureBuilt, ROOT, run } from '../support/cli';
 import { middleboxSkipReason, pathThrough, REDIS, redisBehind } from '../support/middlebox';
 import { isLinux } from '../support/sockets';
@@ -166,6 +166,18 @@ describe.skipIf(!isLinux)('tcp-keepalive idle-limit', () => {
       const bad = await run([...args]);
       expect({ args, code: bad.code }).toEqual({ args, code: 2 });
       expect(bad.stderr).toMatch(message);
+    }
+  });
+
+  it.concurrent('the library refuses bad options with coded errors naming the field, before connecting', async () => {
+    for (const [options, code, field] of [
+      [{ host: '', port: 1 }, 'ERR_INVALID_ARG_TYPE', 'options.host'],
+      [{ host: '127.0.0.1', port: 0 }, 'ERR_OUT_OF_RANGE', 'options.port'],
+      [{ host: '127.0.0.1', port: 1, max: 500 }, 'ERR_OUT_OF_RANGE', 'options.max'],
+      [{ host: '127.0.0.1', port: 1, max: 10_000, resolution: 20_000 }, 'ERR_OUT_OF_RANGE', 'options.resolution'],
+      [{ host: '127.0.0.1', port: 1, max: 900_000, resolution: 1000 }, 'ERR_OUT_OF_RANGE', 'options.resolution'],
+    ] as const) {
+      await expect(measureIdleLimit(options), JSON.stringify(options)).rejects.toMatchObject({ code, message: expect.stringContaining(field) });
     }
   });
 

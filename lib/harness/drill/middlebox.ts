@@ -17,9 +17,10 @@ import { join } from 'node:path';
 import { encodePing } from '../../heartbeat/framing';
 import { track } from '../children';
 import { middleboxSupport, startMiddlebox, type Forgets, type MiddleboxPath } from '../middlebox';
-import { startPeer } from '../peer';
+import type * as net from 'node:net';
+import { startPeer, type Peer } from '../peer';
 import { FRAMING } from '../protocol';
-import { SAMPLE_EVERY_MS } from './events';
+import { SAMPLE_EVERY_MS, type ConnectionLog } from './events';
 import type { DrillOptions, DrillRow, Progress, Setup, Timings, Verdict } from './scenarios';
 
 /** The middlebox scenario's own set-up: kernel keepalive whose idle is longer than the middlebox's. */
@@ -71,7 +72,7 @@ export function middleboxObstacle(): string | null {
 
 /** The pieces of the drill the scenario uses (from scenarios.ts, passed in to keep the import one-way). */
 export interface DrillParts {
-  connectClient: (peer: Awaited<ReturnType<typeof startPeer>>, setup: Setup, t: Timings) => Promise<MiddleboxClient>;
+  connectClient: (peer: Peer, setup: Setup, t: Timings) => Promise<MiddleboxClient>;
   judge: (row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>) => Verdict;
   resolveTimings: (options: Partial<Timings>) => Timings;
   skippedRow: (scenario: 'middlebox', setup: Setup, t: Timings, reason: string) => DrillRow;
@@ -80,12 +81,12 @@ export interface DrillParts {
 /** What the scenario needs of a drill client. */
 export interface MiddleboxClient {
   setup: Setup;
-  socket: import('node:net').Socket;
+  socket: net.Socket;
   detection: { at: number; how: string } | null;
   diedAt: number | null;
   finished: boolean;
   heartbeat: { stop(): void } | null;
-  log: import('./events').ConnectionLog;
+  log: ConnectionLog;
 }
 
 /** The scenario's rows for the set-ups asked for. */
