@@ -104,20 +104,24 @@ interface Probe {
 
 function connect(host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    // The signal ends a connection attempt too: Ctrl-C need not wait for an unanswered SYN.
-    const socket = net.connect({ host, port, signal });
-    const timer = setTimeout(() => {
+    const socket = net.connect({ host, port });
+    const settle = (error: Error | null) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      if (!error) return resolve(socket);
       socket.destroy();
-      reject(coded(new Error(`${host}:${port} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s: unreachable, or a firewall drops the connection`), 'ETIMEDOUT'));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', (error: Error & { code?: string }) => {
-      clearTimeout(timer);
-      if (signal?.aborted) return reject(signal.reason);
+      reject(error);
+    };
+    // The signal ends a connection attempt too: Ctrl-C need not wait for an unanswered SYN. (A listener
+    // for the attempt only: net.connect's own signal option would keep one per open connection.)
+    const onAbort = () => settle(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(
+      () => settle(coded(new Error(`${host}:${port} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s: unreachable, or a firewall drops the connection`), 'ETIMEDOUT')),
+      CONNECT_TIMEOUT_MS,
+    );
+    const onError = (error: Error & { code?: string }) => {
       const why: Record<string, string> = {
         ECONNREFUSED: 'refused the connection: nothing listens there',
         EHOSTUNREACH: 'is unreachable (no route to the host)',
@@ -125,8 +129,10 @@ function connect(host: string, port: number, signal: AbortSignal | undefined): P
         ENOTFOUND: 'is not a known host name',
         EAI_AGAIN: 'could not be looked up (DNS)',
       };
-      reject(coded(new Error(`${host}:${port} ${why[error.code ?? ''] ?? `could not be reached: ${error.message}`}`), error.code ?? 'ECONNREFUSED'));
-    });
+      settle(coded(new Error(`${host}:${port} ${why[error.code ?? ''] ?? `could not be reached: ${error.message}`}`), error.code ?? 'ECONNREFUSED'));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => settle(null));
   });
 }
 
