@@ -18,12 +18,19 @@ import { judgeMiddlebox, MIDDLEBOX_SETUP_DESCRIPTION, middleboxExpectedMs, middl
 import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
 import { renderTimeline } from './timeline-svg';
 
+/**
+ * A way the drill kills a connection: a harness death, 'slow' (late PONGs),
+ * 'stall' (the client's own process stalls: no death) or 'middlebox' (a
+ * middlebox on the path forgets the idle connection).
+ */
 export type Scenario = Death | 'slow' | 'stall' | 'middlebox';
 /** Scenarios the drill causes itself, with no help from the peer process. */
 type OwnScenario = 'slow' | 'stall';
 const isOwn = (scenario: Scenario): scenario is OwnScenario => scenario === 'slow' || scenario === 'stall';
+/** How a drill client watches its connection: not at all, kernel keepalive, the heartbeat, or both; kernel-long-idle only in the middlebox scenario. */
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both' | MiddleboxSetup;
 
+/** Each scenario with a one-line description, in the drill's order. */
 export const SCENARIOS: Record<Scenario, string> = {
   crash: 'the peer process is killed (SIGKILL): its kernel sends FIN',
   reset: 'the peer aborts the connection: RST',
@@ -36,8 +43,10 @@ export const SCENARIOS: Record<Scenario, string> = {
   middlebox: 'a middlebox (Linux conntrack) between client and peer forgets connections idle longer than X and resets their next packet; the clients idle past X, then send a request',
 };
 
+/** Every scenario's name, in the drill's order. */
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as Scenario[];
 
+/** Each set-up of every scenario with a one-line description. */
 export const SETUPS: Record<Exclude<Setup, MiddleboxSetup>, string> = {
   nothing: 'a plain Node socket',
   kernel: "setKeepAlive with idle, interval, count and userTimeout 'auto'",
@@ -45,6 +54,7 @@ export const SETUPS: Record<Exclude<Setup, MiddleboxSetup>, string> = {
   both: "keepAlive() with fallback 'always': kernel and heartbeat",
 };
 
+/** Every set-up's name, in the drill's order. */
 export const SETUP_NAMES = Object.keys(SETUPS) as Setup[];
 
 /** Set-ups of one scenario only, with what they are. */
@@ -53,6 +63,7 @@ export const SCENARIO_SETUPS: Record<MiddleboxSetup, string> = { 'kernel-long-id
 /** The order of rows within a scenario. */
 const ROW_ORDER: readonly Setup[] = ['nothing', 'kernel', 'kernel-long-idle', 'heartbeat', 'both'];
 
+/** The drill's keepalive and heartbeat settings, in ms: a budget of idle + interval × count. */
 export interface Timings {
   /** ms of silence before the first probe or ping */
   idle: number;
@@ -62,6 +73,7 @@ export interface Timings {
   count: number;
 }
 
+/** The drill's default settings: idle 1 s, interval 1 s, count 2, so a 3 s budget. */
 export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 };
 
 /**
@@ -73,13 +85,17 @@ export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 }
  */
 export type Verdict = 'ok' | 'late' | 'early' | 'false alarm' | 'missed' | 'never noticed' | 'unexpected' | 'skipped' | 'kept alive' | 'request failed';
 
+/** One scenario against one set-up: what was expected, what was measured, and the verdict. */
 export interface DrillRow {
+  /** how the connection was killed */
   scenario: Scenario;
+  /** how the client watched it */
   setup: Setup;
   /** ms from the death to its expected detection; null when this set-up cannot notice it */
   expectedMs: number | null;
   /** ms from the death to its detection; null when not noticed within the bound */
   measuredMs: number | null;
+  /** whether the client noticed within the bound */
   detected: boolean;
   /** the error code or event that told the client */
   how: string | null;
@@ -93,9 +109,11 @@ export interface DrillRow {
   budgetMs: number | null;
   /** what happened on this connection from the death on, in time order */
   events: TimelineEvent[];
+  /** the row judged: 'ok' or what went wrong */
   verdict: Verdict;
 }
 
+/** What `runDrill()` reports to `onProgress` as it goes. */
 export type Progress =
   | { type: 'start'; scenario: Scenario; where: 'here' | 'namespace' | 'process' }
   | { type: 'died'; scenario: Scenario; setup?: Setup; at: number }
@@ -103,11 +121,15 @@ export type Progress =
   | { type: 'done'; scenario: Scenario }
   | { type: 'skipped'; scenario: Scenario; reason: string };
 
+/** Options of `runDrill()` and `runScenario()`; timings in ms (default `DEFAULT_TIMINGS`). */
 export interface DrillOptions extends Partial<Timings> {
+  /** the scenarios to run (default: all) */
   scenarios?: Scenario[];
+  /** the set-ups to run each against (default: all) */
   setups?: Setup[];
   /** ms after each death to wait for detection; default 2 x the longest budget + 3 s */
   boundMs?: number;
+  /** called as scenarios start, peers die and clients notice */
   onProgress?: (progress: Progress) => void;
   /** false: never re-run in a user+network namespace, skip instead */
   namespace?: boolean;
@@ -172,6 +194,7 @@ function tolerance(expected: number): { early: number; late: number } {
   return { early: Math.max(500, expected * 0.25), late: Math.max(1000, expected * 0.3) };
 }
 
+/** The verdict on a row: noticed in time, late, early, a false alarm, missed, never noticed (as expected), unexpected, or skipped. */
 export function judge(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): Verdict {
   if (row.skipped) return 'skipped';
   if (row.scenario === 'stall') return row.detected ? 'false alarm' : 'ok';
