@@ -30,8 +30,10 @@ import { coded, invalidType, invalidValue, outOfRange } from '../errors';
 
 /** What the middlebox does with a packet of a connection it has forgotten. */
 export type Forgets = 'drop' | 'reset';
+/** Both manners, for tests that run each. */
 export const FORGETS: readonly Forgets[] = ['drop', 'reset'];
 
+/** What startMiddlebox() takes. */
 export interface MiddleboxOptions {
   /** ms of silence after which the middlebox forgets a connection; whole seconds (conntrack's unit), rounded up */
   forgetAfter: number;
@@ -41,10 +43,13 @@ export interface MiddleboxOptions {
 
 /** Where each end sits, and how to start a program there. */
 export interface MiddleboxPath {
+  /** the client's address, in the client's namespace */
   clientAddress: string;
+  /** the server's address, in the server's namespace: what the client connects to */
   serverAddress: string;
   /** effective: whole seconds, in ms */
   forgetAfter: number;
+  /** what it does with a packet of a connection it forgot */
   forgets: Forgets;
   /** argv prefix that runs a program in the client's namespace, from the namespace of the process that started the middlebox */
   clientPrefix: string[];
@@ -82,6 +87,7 @@ function findTool(name: string): string | undefined {
 }
 
 type Tools = Record<Tool, string>;
+/** Whether a middlebox can be built here (with the tools found), or why not. */
 export type MiddleboxSupport = { ok: true; tools: Tools; privileged: boolean } | { ok: false; reason: string };
 
 let cachedSupport: MiddleboxSupport | undefined;
@@ -137,10 +143,18 @@ function ruleset(forgets: Forgets): string {
   ].join('\n');
 }
 
+/**
+ * Linux conntrack between a client's and a server's network namespace,
+ * forgetting connections idle longer than `forgetAfter`; see the file's comment.
+ */
 export class Middlebox implements MiddleboxPath {
+  /** the client's address, in the client's namespace */
   readonly clientAddress = CLIENT;
+  /** the server's address, in the server's namespace: what the client connects to */
   readonly serverAddress = SERVER;
+  /** effective: whole seconds, in ms */
   readonly forgetAfter: number;
+  /** what it does with a packet of a connection it forgot */
   readonly forgets: Forgets;
   private readonly holders: Holder[];
   private readonly tools: Tools;
@@ -262,10 +276,12 @@ export class Middlebox implements MiddleboxPath {
     return { client, middle, server };
   }
 
+  /** argv prefix that runs a program in the client's namespace (nsenter), from this process's */
   get clientPrefix(): string[] {
     return this.enter(this.pids.client);
   }
 
+  /** argv prefix that runs a program in the server's namespace, from this process's */
   get serverPrefix(): string[] {
     return this.enter(this.pids.server);
   }
