@@ -91,6 +91,30 @@ describe.skipIf(noMiddlebox !== undefined)(`the middlebox (${noMiddlebox ?? 'con
     expectTheFourRows(JSON.parse(run.stdout) as DrillRow[]);
   }, 30_000);
 
+  it.skipIf(!isRoot).concurrent('where the system refuses a user namespace to a user: the rows skipped saying why in one line, startMiddlebox rejects with EPERM', async () => {
+    // User 1000 of a user namespace whose parent allows only that one namespace below it: in the
+    // position of a user on a system that refuses unprivileged user namespaces. Gone with the run.
+    const program = `
+      const { runDrill, startMiddlebox } = require(${JSON.stringify(distHarness)});
+      (async () => {
+        const rows = await runDrill({ scenarios: ['middlebox'] });
+        const error = await startMiddlebox({ forgetAfter: 2000, forgets: 'drop' }).then(() => null, (e) => ({ code: e.code, message: e.message }));
+        process.stdout.write(JSON.stringify({ uid: process.getuid(), rows, error }));
+      })();`;
+    const inner = ['unshare', '-U', '--map-user=1000', '--map-group=1000', process.execPath, '-e', program];
+    const out = execFileSync('unshare', ['-U', '-r', '/bin/sh', '-c', 'echo 1 > /proc/sys/user/max_user_namespaces && exec "$0" "$@"', ...inner], { encoding: 'utf8', timeout: 20_000 });
+    const { uid, rows, error } = JSON.parse(out) as { uid: number; rows: DrillRow[]; error: { code: string; message: string } | null };
+    expect(uid).toBe(1000);
+    const reason = /^the middlebox needs root, or an unprivileged user\+network namespace with nftables, which this system refuses \(.+\)$/;
+    expect(rows.map((r) => r.setup)).toEqual(['nothing', 'kernel', 'kernel-long-idle', 'heartbeat']);
+    for (const row of rows) {
+      expect(row).toMatchObject({ verdict: 'skipped', detected: false });
+      expect(row.skipped).toMatch(reason);
+    }
+    expect(error?.code).toBe('EPERM');
+    expect(error?.message).toMatch(reason);
+  }, 30_000);
+
   it.concurrent('a program killed with SIGKILL leaves no namespace holder, peer or client behind', async () => {
     const marker = `TCPKA_MIDDLEBOX_TEST=${randomUUID()}`;
     const [name, value] = marker.split('=');
