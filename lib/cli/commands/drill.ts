@@ -40,7 +40,8 @@ Options:
   --json              an array of rows { scenario, setup, expectedMs, measuredMs,
                       detected, how, skipped, diedAt, detectedAt, budgetMs, events,
                       verdict }; events: { t (ms from the death), kind: death, probe,
-                      retransmit, ping, pong, noticed (with code) or not-noticed }
+                      retransmit, ping, pong, noticed (with code), not-noticed, or
+                      request (middlebox; answered when the peer's answer came back) }
   --svg <file>        also draw every row's timeline (probes, PINGs, the budget, the
                       moment noticed) into <file>, one self-contained SVG
   -h, --help
