@@ -44,6 +44,8 @@ function parseTarget(text: string | undefined): { host: string; port: number } {
 }
 
 const s = (ms: number) => humanDuration(ms);
+/** A measured time: tenths of a second below a minute (humanDuration would round 2.6 s to 3s). */
+const measured = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : humanDuration(ms));
 const flag = (ms: number) => humanDuration(ms).replace(/ /g, '');
 
 export function render(result: IdleLimitResult): string {
@@ -51,7 +53,7 @@ export function render(result: IdleLimitResult): string {
   const { keptMs, forgotMs, forgets, serverClosedMs } = result;
   out.push(
     color.dim(
-      `${result.target}: ${result.connections} connection${result.connections === 1 ? '' : 's'}, idle ${s(result.resolutionMs)} to ${s(result.maxMs)} in ${s(result.resolutionMs)} steps; took ${s(result.elapsedMs)}`,
+      `${result.target}: ${result.connections} connection${result.connections === 1 ? '' : 's'}, idle ${s(result.resolutionMs)} to ${s(result.maxMs)} in ${s(result.resolutionMs)} steps; took ${measured(result.elapsedMs)}`,
     ),
   );
   if (forgotMs !== null) {
@@ -67,7 +69,7 @@ export function render(result: IdleLimitResult): string {
   }
   if (serverClosedMs !== null) {
     out.push(
-      color.yellow(`The server closes idle connections itself, after ${s(serverClosedMs)}:`) +
+      color.yellow(`The server closes idle connections itself, after ${measured(serverClosedMs)}:`) +
         ' the path cannot be measured beyond that, and keepalive does not stop it (probes carry no data for the server to see).',
     );
   }
