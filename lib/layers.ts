@@ -18,7 +18,8 @@ export type { Fallback, KeepAliveLayersOptions } from './heartbeat/options';
 export interface KeepAliveLayers {
   /** what the kernel holds, null when the kernel layer is off or the socket is still connecting */
   kernel: KeepAliveState | null;
-  heartbeat: Heartbeat | Monitor | null;
+  /** the heartbeat layer, or null; a Heartbeat (with 'message', 'error' and send()) when heartbeat.framing was given */
+  heartbeat: Monitor | null;
   /** the layers in effect */
   layers: Layer[];
   /** why the kernel layer is not in effect, when it is not */
@@ -55,7 +56,7 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
  * `options` is what the user passed (the key the settings are cached on),
  * `view` the heartbeat's options with the timing, as the monitor sees them.
  */
-function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: HeartbeatOptions & { ping?: () => unknown; busy?: () => boolean }, timing: Timing): Heartbeat | Monitor {
+function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: HeartbeatOptions & { ping?: () => unknown; busy?: () => boolean }, timing: Timing): Monitor {
   const { ping, busy, framing } = view;
   if (ping === undefined) {
     if (busy !== undefined) throw invalidValue('options.heartbeat', 'takes busy only with ping: the built-in framing has no requests of its own');

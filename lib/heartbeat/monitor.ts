@@ -21,11 +21,44 @@ export interface PongInfo {
 /** `sent` of a stopped monitor */
 const STOPPED = -1;
 
+/** The events of a Monitor, each with its listener's arguments. */
+export interface MonitorEvents {
+  /** a PING went out: its sequence number */
+  ping: [seq: number];
+  /** the answer to a PING */
+  pong: [info: PongInfo];
+  /** no answer within the budget; the connection is destroyed after it unless destroyOnDead is false */
+  dead: [error: HeartbeatTimeoutError];
+}
+
+/** Each event name with its listener's arguments. */
+export type EventMap<Events> = { [E in keyof Events]: unknown[] };
+
+/**
+ * EventEmitter's methods with the event names and arguments of `Events`:
+ * a listener gets typed arguments, and an event name the emitter never
+ * emits is a type error.
+ */
+export interface TypedEmitter<Events extends EventMap<Events>> {
+  on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  addListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  removeListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  prependListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  prependOnceListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  emit<E extends keyof Events>(event: E, ...args: Events[E]): boolean;
+  listenerCount(event: keyof Events): number;
+  listeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  rawListeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  removeAllListeners(event?: keyof Events): this;
+}
+
 // Monitor is an EventEmitter that skips EventEmitter's constructor: the
 // constructor gives every instance a listener table (about 500 bytes) that
 // Node otherwise creates on the first on(). At 100 000 connections most
 // monitors never get a listener, and that table would be most of their cost.
-export interface Monitor extends EventEmitter {}
+export interface Monitor<Events extends MonitorEvents & EventMap<Events> = MonitorEvents> extends Omit<EventEmitter, keyof TypedEmitter<Events>>, TypedEmitter<Events> {}
 
 /**
  * Watches one connection. Events: 'ping' (seq), 'pong' ({ rtt }), 'dead'
@@ -35,7 +68,7 @@ export interface Monitor extends EventEmitter {}
  * (A Scheduled for the shared scheduler, without `implements`: those members
  * are internal and stripped from the typings, where the clause would not hold.)
  */
-export abstract class Monitor {
+export abstract class Monitor<Events extends MonitorEvents & EventMap<Events> = MonitorEvents> {
   /** @internal shared between monitors made from the same options */
   readonly timing: Timing;
   /**
@@ -94,6 +127,16 @@ export abstract class Monitor {
   }
 
   /**
+   * @internal The connection has just been made (its 'connect'): the
+   * budget runs from now, whatever the monitor saw before.
+   */
+  connected(): void {
+    if (this.sent === STOPPED) return;
+    this.seen = clock();
+    this.sent = 0;
+  }
+
+  /**
    * A PONG (or the protocol's answer to ping()) was received. `rtt`, when
    * the caller knows it, is reported as is; else it runs from when the
    * latest PING went out, or is null if no PING is outstanding.
@@ -105,7 +148,7 @@ export abstract class Monitor {
     this.seen = now;
     this.sent = 0;
     if (this.seq > 0 && this.listenerCount('pong') > 0) {
-      this.emit('pong', { rtt: rtt ?? (probeAt >= 0 ? Math.max(0, now - probeAt) : null) } satisfies PongInfo);
+      (this as Monitor).emit('pong', { rtt: rtt ?? (probeAt >= 0 ? Math.max(0, now - probeAt) : null) } satisfies PongInfo);
     }
   }
 
@@ -164,13 +207,13 @@ export abstract class Monitor {
     if (this.pingPending()) return;
     this.seq++;
     this.sendPing();
-    this.emit('ping', this.seq);
+    (this as Monitor).emit('ping', this.seq);
   }
 
   private die(silentFor: number): void {
     const error = timeoutError(this.sent, silentFor);
     this.stop();
-    this.emit('dead', error);
+    (this as Monitor).emit('dead', error);
     if (this.timing.destroyOnDead) this.destroyConnection(error);
   }
 }
@@ -205,6 +248,10 @@ export class ProtocolMonitor extends Monitor {
   }
 
   override pong(rtt?: number): void {
+    // The bytes that carried this PONG were read just now and count with it,
+    // once: the next read of progress() must not take them for new life,
+    // stamped up to a poll later than they came.
+    if (this.hooks.progress && this.sent !== STOPPED) this.lastProgress = this.hooks.progress();
     super.pong(rtt ?? (this.pingSentAt > 0 ? performance.now() - this.pingSentAt : undefined));
   }
 
@@ -223,19 +270,32 @@ export class ProtocolMonitor extends Monitor {
   protected override sendPing(): void {
     const sentAt = performance.now();
     this.pingSentAt = sentAt;
-    const result = this.hooks.ping();
-    if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+    try {
+      const result = this.hooks.ping();
+      if (!result || typeof (result as PromiseLike<unknown>).then !== 'function') return;
       this.pending = true;
-      // A rejected ping is an unanswered ping: the next PING or death follows.
+      // Settles once, however often the thenable calls back. A rejected
+      // ping is an unanswered ping: the next PING or death follows.
+      let settled = false;
       (result as PromiseLike<unknown>).then(
         () => {
+          if (settled) return;
+          settled = true;
           this.pending = false;
           this.pong(performance.now() - sentAt);
         },
         () => {
+          if (settled) return;
+          settled = true;
           this.pending = false;
         },
       );
+    } catch {
+      // A ping() that throws (or a then() that does) is a PING that went
+      // unanswered, like a rejected one: it must not take the scheduler,
+      // and with it every other monitor, down. The next interval calls
+      // ping() again, and a connection that stays silent dies on time.
+      this.pending = false;
     }
   }
 
@@ -245,8 +305,11 @@ export class ProtocolMonitor extends Monitor {
 
   protected override heardFrom(): boolean {
     const { progress, busy } = this.hooks;
-    // Busy: the connection's own request is running; that time counts as life.
-    if (busy?.()) return true;
+    // Busy: the connection's own request is running; that time counts as
+    // life. Not while our PING is pending: requests sent after it queue
+    // behind it (the protocols that have busy() answer in order), so they
+    // cannot excuse its answer coming late.
+    if (!this.pending && busy?.()) return true;
     if (!progress) return false;
     const value = progress();
     if (value === this.lastProgress) return false;
