@@ -1,5 +1,5 @@
 'use strict';
-// The cost of the preload (README, "Protect a whole process"):
+// The cost of the preload (docs/protect.md, "Cost"):
 // - connection churn: connections per second through a loopback server with
 //   a new connection per request, with and without
 //   `--require tcp-keepalive/register` (both ends in the process, so each

@@ -77,7 +77,7 @@ export interface Middlebox {
   idleTimeout: number;
 }
 
-/** Idle timeouts of common middleboxes, their defaults (ms), as the README's table lists them. */
+/** Idle timeouts of common middleboxes, their defaults (ms), as docs/middleboxes.md's table lists them. */
 export const MIDDLEBOXES: readonly Middlebox[] = [
   { name: 'Azure Load Balancer', idleTimeout: 240_000 },
   { name: 'AWS Network Load Balancer', idleTimeout: 350_000 },

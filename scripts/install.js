@@ -3,7 +3,7 @@
 // The package's install script. It never breaks the user's install: when no
 // prebuild loads and the addon cannot be compiled, it prints one line saying
 // what is missing and how to get it, and exits 0. The package then works
-// through Node's own API (see "Platforms" in the README).
+// through Node's own API (see docs/platforms.md).
 //
 // In a git checkout of this repository a failed compile does fail, with
 // node-gyp's output shown: there the addon is what is being developed.

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Decoder, getKeepAlive, heartbeat, http2Heartbeat, keepAlive, monitor, respond, wsHeartbeat, type Framing } from '../../lib';
 import { connectedPair, listen } from '../support/sockets';
 
-// The wire format as documented (lib/heartbeat/framing.ts, README):
+// The wire format as documented (lib/heartbeat/framing.ts, docs/heartbeat.md):
 // classic = uint32 BE type + 1024-byte payload; compact = uint8 type +
 // uint16 BE length + payload. PING 1, PONG 2 (classic also 0x02000000),
 // application messages 3..65535 (classic) or 3..255 (compact).

@@ -1,4 +1,4 @@
-// The README's recipes, each run as written against a loopback server: the
+// The recipes of docs/recipes.md, each run as written against a loopback server: the
 // driver connects, and the socket reached the recipe's way must hold the
 // recipe's values. A plain accepting server is enough where the recipe gets
 // the socket before the protocol starts; pg's handshake is three messages,
@@ -19,7 +19,7 @@ import { applyToAgent, getKeepAlive, setKeepAlive } from '../../lib';
 import { listen } from '../support/sockets';
 import { FIXTURES } from '../support/paths';
 
-// The README's constant: the first probe after 60 s of silence keeps the
+// The constant of docs/recipes.md: the first probe after 60 s of silence keeps the
 // flow alive through AWS NLB (350 s), Azure LB (4 min) and GCP (10 min);
 // userTimeout 'auto' gives the same bound while data is in flight.
 const KEEPALIVE = { idle: 60_000, interval: 10_000, count: 5, userTimeout: 'auto' } as const;
@@ -75,7 +75,7 @@ async function connected(socket: net.Socket): Promise<net.Socket> {
   return socket;
 }
 
-describe.skipIf(process.platform === 'win32')("README recipes (skipped on Windows: Node gives no socket handle there, so getKeepAlive cannot read the values back)", () => {
+describe.skipIf(process.platform === 'win32')("docs/recipes.md recipes (skipped on Windows: Node gives no socket handle there, so getKeepAlive cannot read the values back)", () => {
   it('pg: Pool "connect" event, client.connection.stream', async () => {
     const port = await postgresServer();
     const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'app', database: 'app' });

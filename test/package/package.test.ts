@@ -112,14 +112,14 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds compiled JS and types, prebuilds, sources, binding.gyp, bin, README, LICENSE, CHANGELOG and nothing else', () => {
-    const allowed = [/^scripts\/install\.js$/, /^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/];
+  it('holds compiled JS and types, prebuilds, sources, binding.gyp, bin, README, docs, LICENSE, CHANGELOG and nothing else', () => {
+    const allowed = [/^scripts\/install\.js$/, /^dist\/.+\.(js|d\.ts|js\.map)$/, /^lib\/.+\.ts$/, /^prebuilds\/[^/]+\/[^/]+\.node$/, /^src\/[^/]+\.(cc|h)$/, /^bin\/[^/]+\.js$/, /^docs\/[^/]+\.(md|svg)$/];
     const named = ['package.json', 'binding.gyp', 'README.md', 'LICENSE', 'CHANGELOG.md'];
     const stray = files.filter((f) => !named.includes(f) && !allowed.some((pattern) => pattern.test(f)));
     expect(stray).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining([...named, 'dist/index.js', 'dist/index.d.ts', 'bin/tcp-keepalive.js', 'src/addon.cc']));
+    expect(files).toEqual(expect.arrayContaining([...named, 'dist/index.js', 'dist/index.d.ts', 'bin/tcp-keepalive.js', 'src/addon.cc', 'docs/api.md', 'docs/recipes.md', 'docs/drill.svg']));
     expect(files).toContain(`prebuilds/${host}/${PACKAGE}${process.platform === 'linux' ? '.glibc' : ''}.node`);
-    expect(files.some((f) => /^(test|build|bench)\//.test(f) || (f.startsWith('scripts/') && f !== 'scripts/install.js') || f.includes('node_modules'))).toBe(false);
+    expect(files.some((f) => /^(test|build|bench|\.ci)\//.test(f) || (f.startsWith('scripts/') && f !== 'scripts/install.js') || f.includes('node_modules'))).toBe(false);
   });
 
   it('ships typings without internal members, and with the Heartbeat class documented', () => {

@@ -1,5 +1,5 @@
-// The README's recipes for ioredis, pg and mysql2, each against its real
-// server (test/support/servers.ts), for every death the README tabulates:
+// The recipes of docs/recipes.md for ioredis, pg and mysql2, each against its real
+// server (test/support/servers.ts), for every death docs/real-servers.md tabulates:
 // the server frozen or blackholed while idle, blackholed with a request in
 // flight, killed, and a healthy server running an 8 s blocking command
 // under a 5 s budget. Each recipe runs in two forms: the kernel layer only,
@@ -9,7 +9,7 @@
 //
 // All rows run at once, one server per death and driver, in beforeAll;
 // each it() then checks one row. `TKA_SERVERS_TABLE=1` prints the table
-// the README quotes.
+// docs/real-servers.md quotes.
 import * as net from 'node:net';
 import Redis from 'ioredis';
 import * as mysql from 'mysql2';
@@ -42,7 +42,7 @@ type Expectation = { noticed: true; withinMs: number; text: string } | { noticed
 // timeout is checked when it fires: up to one more round-trip timeout late.
 const IN_FLIGHT_SLACK_MS = 1500;
 // Kernel timers and the heartbeat's visits may come a little late on a
-// loaded machine; the figure the README quotes is the measured one.
+// loaded machine; the figure docs/real-servers.md quotes is the measured one.
 const SLACK_MS = 750;
 
 function expectation(recipe: Recipe, death: Death): Expectation {
@@ -85,7 +85,7 @@ interface Row extends Observation {
   skipped?: string;
 }
 
-/** One client, set up the README's way, reporting the first sign of death it gives the application. */
+/** One client, set up the way docs/recipes.md does, reporting the first sign of death it gives the application. */
 interface Client {
   /** resolves once connected and a first request went through */
   ready: Promise<void>;
@@ -117,7 +117,7 @@ const describeError = (error: unknown) => (error as { code?: string }).code ?? (
 const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client> = {
   ioredis(server, recipe) {
     const { report, onDeath } = deathReporter();
-    // recipe (README: ioredis)
+    // recipe (docs/recipes.md: ioredis)
     const redis = new Redis({ host: server.host, port: server.port, password: server.password });
     redis.on('connect', () => {
       setKeepAlive(redis.stream, KEEPALIVE);
@@ -142,7 +142,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
     client.on('error', (error: Error) => report(describeError(error)));
     client.on('end', () => report('end'));
     const ready = (async () => {
-      // recipe (README: pg)
+      // recipe (docs/recipes.md: pg)
       await client.connect();
       setKeepAlive(client.connection.stream as net.Socket, KEEPALIVE);
       if (recipe === 'kernel+heartbeat') pgHeartbeat(client, KEEPALIVE);
@@ -161,7 +161,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
   },
   mysql2(server, recipe) {
     const { report, onDeath } = deathReporter();
-    // recipe (README: mysql2)
+    // recipe (docs/recipes.md: mysql2)
     const connection = mysql.createConnection({
       host: server.host,
       port: server.port,
@@ -330,7 +330,7 @@ const DEATH_TITLES: Record<Death, string> = {
   'long-command': `healthy, running an ${LONG_COMMAND_MS / 1000} s command`,
 };
 
-/** The README's table: one line per death and recipe, one column per driver. */
+/** The table of docs/real-servers.md: one line per death and recipe, one column per driver. */
 function table(all: Row[]): string {
   const drivers = Object.keys(DRIVERS) as Driver[];
   const lines = [`| server | recipe | stated | ${drivers.join(' | ')} |`, `|---|---|---|${drivers.map(() => '---|').join('')}`];

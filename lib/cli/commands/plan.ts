@@ -22,7 +22,7 @@ function heartbeatAdvice(plan: Plan): string[] {
   const h = plan.heartbeat;
   if (!h) return ['No timer can meet a budget this small.'];
   return [
-    'Use the application-level heartbeat: it pings inside your protocol, with millisecond timers (README, section heartbeat):',
+    'Use the application-level heartbeat: it pings inside your protocol, with millisecond timers (docs/heartbeat.md):',
     "  const { keepAlive } = require('tcp-keepalive');",
     `  keepAlive(socket, { idle: ${h.idle}, interval: ${h.interval}, count: ${h.count}, fallback: 'auto', heartbeat: { framing: 'compact' } });`,
     `  // worst case ${h.detectAfter} ms; framing needs this package at both ends, else heartbeat: { ping: () => <your protocol's ping> }`,
