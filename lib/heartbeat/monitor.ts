@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
 import { checkHooks, checkObject, timingFor, type MonitorHooks, type MonitorOptions, type Timing } from './options';
-import { clock, scheduler } from './scheduler';
+import { clock, RESOLUTION, scheduler } from './scheduler';
 
 export { DEFAULT_TIMING } from './options';
 export type { MonitorOptions, MonitorTiming, Timing } from './options';
@@ -176,7 +176,11 @@ export abstract class Monitor<Events extends MonitorEvents & EventMap<Events> = 
   }
   /** Files the next visit: at `due`, sooner for monitors that must poll. */
   protected file(due: number): void {
-    scheduler.schedule(this, due, this.timing.resolution);
+    // The visit that may find the connection dead comes at its time, not up
+    // to a resolution step after it, so the death keeps to the budget. Only
+    // dying connections get there: sharing those wake-ups saves nothing.
+    const verdict = this.seen < 0 && this.sent >= this.timing.count;
+    scheduler.schedule(this, due, verdict ? Math.min(RESOLUTION, this.timing.resolution) : this.timing.resolution);
   }
 
   /**
@@ -198,13 +202,17 @@ export abstract class Monitor<Events extends MonitorEvents & EventMap<Events> = 
     const late = now - due > resolution;
     if (late && !settled) return scheduler.defer(this);
     if (this.seen < 0 && this.sent >= count) return this.die(now - this.lastSeen);
-    // One probe per visit, each with a full interval: after a stall, one
-    // PING, not every overdue one at once.
-    const probeAt = late ? now : due;
+    // One probe per visit: after a stall, one PING, not every overdue one
+    // at once. A PING that goes out late gets a full interval from now to
+    // be answered; a probe that sends nothing (our PING still pending) keeps
+    // to the schedule, so visits a little late on a loaded machine do not
+    // push the death later each time, past the budget.
+    const pending = this.pingPending();
+    const probeAt = late && !pending ? now : due;
     this.seen = -probeAt - 1;
     this.sent++;
     this.file(probeAt + interval);
-    if (this.pingPending()) return;
+    if (pending) return;
     this.seq++;
     this.sendPing();
     (this as Monitor).emit('ping', this.seq);
