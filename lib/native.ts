@@ -20,15 +20,25 @@ export interface NativeBinding {
 
 /** Fields of TCP_INFO every platform can fill; null where this one cannot. */
 export interface TcpInfo {
+  /** the TCP state, as the kernel numbers it (Linux: 1 ESTABLISHED … 11 CLOSING) */
   state: number | null;
+  /** retransmissions of the current unacknowledged segment */
   retransmits: number | null;
+  /** keepalive probes sent and not answered */
   probes: number | null;
+  /** exponential backoff of the retransmission timer */
   backoff: number | null;
+  /** retransmission timeout, µs */
   rtoUs: number | null;
+  /** smoothed round-trip time, µs */
   rttUs: number | null;
+  /** segments sent and not yet acknowledged */
   unacked: number | null;
+  /** ms since data was last sent */
   lastDataSentMs: number | null;
+  /** ms since data was last received */
   lastDataRecvMs: number | null;
+  /** ms since an ACK was last received */
   lastAckRecvMs: number | null;
 }
 

@@ -15,12 +15,15 @@ export type { PeerConnectionStats } from './protocol';
 /** The ways the harness can kill a peer. */
 export type Death = 'crash' | 'reset' | 'restart' | 'blackhole' | 'blackhole-busy' | 'hang';
 
+/** A death the harness caused, and when. */
 export interface DeathRecord {
+  /** how the peer died */
   death: Death;
   /** Date.now() when the death took effect */
   at: number;
 }
 
+/** Options of `startPeer()`. */
 export interface PeerOptions {
   /** loopback address to listen on; default 127.0.0.1 */
   host?: string;
@@ -62,9 +65,16 @@ function peerScript(): string {
 /** A message before the peer gets its reference number. */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'ref'> : never;
 
+/**
+ * A peer process on loopback that answers heartbeats and can be killed in
+ * every way a connection dies (`kill(death)`); start one with `startPeer()`.
+ */
 export class Peer {
+  /** the address it listens on */
   readonly host: string;
+  /** the port it listens on */
   readonly port: number;
+  /** its process id */
   readonly pid: number;
   private readonly child: ChildProcess;
   private readonly timeout: number;
@@ -238,7 +248,18 @@ export class Peer {
   }
 }
 
-/** Starts a peer process listening on loopback; see Peer. */
+/**
+ * Starts a peer process listening on loopback, answering heartbeats; see
+ * Peer. Call `killAll()` in afterEach so that no peer outlives a test.
+ *
+ * @throws an Error when the peer does not start within `options.timeout` ms.
+ * @example
+ * ```js
+ * const peer = await startPeer();
+ * const socket = net.connect(peer.port, peer.host);
+ * const { at } = await peer.kill('hang'); // or 'crash', 'reset', 'restart', 'blackhole'
+ * ```
+ */
 export function startPeer(options?: PeerOptions): Promise<Peer> {
   return Peer.start(options);
 }

@@ -107,12 +107,17 @@ function watch(connection: DriverConnection, options: MonitorTiming): Monitor {
 
 /** What the heartbeat uses of an ioredis client (structural: ioredis is not a dependency). */
 export interface IoredisLike {
+  /** the socket of the current connection; a new one after each reconnect */
   stream?: net.Socket;
-  /** 'connect' while its start-up commands run, 'ready' after */
+  /** 'connect' while its start-up commands run, 'ready' after: until then those commands are watched as our PING */
   status?: string;
+  /** commands sent and not yet answered: once ready, while there are any, no PING is sent */
   commandQueue: { length: number };
+  /** Redis PING */
   ping(): Promise<unknown>;
+  /** the heartbeat waits for its 'ready' */
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** the heartbeat's listener goes when it stops */
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -148,10 +153,13 @@ export function ioredisHeartbeat(redis: IoredisLike, options: MonitorTiming = {}
 
 /** What the heartbeat uses of a pg Client (structural: pg is not a dependency). */
 export interface PgClientLike {
-  /** a net.Socket (or TLSSocket) once connected; typed as pg's typings have it */
+  /** a net.Socket (or TLSSocket); there from the constructor, connected by connect(); typed as pg's typings have it */
   connection: { stream: Duplex };
+  /** used for the heartbeat's `SELECT 1` */
   query(text: string, callback: (error: Error | null) => void): unknown;
+  /** the heartbeat waits for its 'connect' (the start-up over); its death reaches the application as the client's 'error' */
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** the heartbeat's listener goes when it stops */
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -193,7 +201,9 @@ export function pgHeartbeat(client: PgClientLike, options: MonitorTiming = {}): 
 
 /** What the heartbeat uses of a mysql2 Connection (structural: mysql2 is not a dependency). */
 export interface Mysql2ConnectionLike {
+  /** COM_PING */
   ping(callback: (error: Error | null) => void): unknown;
+  /** the heartbeat's death is emitted as 'error' (fatal: true) */
   emit(event: string, ...args: unknown[]): boolean;
 }
 

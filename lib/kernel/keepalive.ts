@@ -7,12 +7,18 @@ import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
 
+/**
+ * Kernel keepalive options for {@link setKeepAlive}, `applyToServer`,
+ * `applyToAgent` and `protect()`. Times are in milliseconds; an option left
+ * out keeps the socket's current value. A dead idle peer is noticed after
+ * idle + interval × count.
+ */
 export interface KeepAliveOptions {
-  /** ms of silence before the first probe; rounded up to whole seconds */
+  /** ms of silence before the first probe (TCP_KEEPIDLE); rounded up to whole seconds, Linux 1 to 32 767 000 */
   idle?: number;
-  /** ms between unanswered probes; rounded up to whole seconds */
+  /** ms between unanswered probes (TCP_KEEPINTVL); rounded up to whole seconds, Linux 1 to 32 767 000 */
   interval?: number;
-  /** unanswered probes before the connection is dropped */
+  /** unanswered probes before the connection is dropped (TCP_KEEPCNT); Linux 1 to 127 */
   count?: number;
   /**
    * ms that sent data may stay unacknowledged before the connection is
@@ -22,19 +28,27 @@ export interface KeepAliveOptions {
   userTimeout?: number | 'auto';
 }
 
-/** What the kernel holds for a socket. Times in ms. */
+/** What the kernel holds for a socket, as read back or as set. Times in ms. */
 export interface KeepAliveState {
+  /** SO_KEEPALIVE: whether probes are sent at all */
   enabled: boolean;
+  /** ms of silence before the first probe (whole seconds, in ms) */
   idle: number;
+  /** ms between unanswered probes (whole seconds, in ms) */
   interval: number;
+  /** unanswered probes before the connection is dropped */
   count: number;
   /** null where the platform has no such option */
   userTimeout: number | null;
 }
 
+/** The keepalive values a new socket starts with, system-wide (on Linux: per network namespace). Times in ms. */
 export interface SystemDefaults {
+  /** ms of silence before the first probe (Linux: net.ipv4.tcp_keepalive_time) */
   idle: number;
+  /** ms between unanswered probes (Linux: net.ipv4.tcp_keepalive_intvl) */
   interval: number;
+  /** unanswered probes before the connection is dropped (Linux: net.ipv4.tcp_keepalive_probes) */
   count: number;
   /** idle + interval x count: how long a dead idle peer goes unnoticed */
   detectAfter: number;
@@ -239,9 +253,28 @@ export { apply as applyRequest };
 
 /**
  * Turns keepalive on and sets each option given, or turns it off with
- * `false`. Returns what the kernel now holds, or null when the socket is
- * still connecting (the options are applied when it connects; a failure then
- * destroys the socket with the error).
+ * `false` (`true`: on, keeping the current values). An option left out keeps
+ * the socket's current value. Times are in ms; the kernel takes whole
+ * seconds, so idle and interval are rounded up (never to 0).
+ *
+ * @param socket - a `net.Socket`, `tls.TLSSocket`, an http request or
+ *   response (its socket is used), or a raw fd number.
+ * @returns what the kernel now holds, or `null` when the socket is still
+ *   connecting: the options were validated now and are applied when it
+ *   connects; a failure then destroys the socket with the error.
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for an
+ *   option of the wrong type or an unknown option; RangeError
+ *   `ERR_OUT_OF_RANGE` naming the option and its range; `ERR_SOCKET_CLOSED`
+ *   for a destroyed socket; `ERR_TCP_KEEPALIVE_NO_FD` when the socket has no
+ *   reachable fd; `ERR_TCP_KEEPALIVE_UNSUPPORTED` for what this platform or
+ *   Node cannot do; a system error (`code`, `errno`, `syscall`) from
+ *   setsockopt. A rejected call changes nothing.
+ * @example
+ * ```js
+ * const socket = net.connect(5672, 'broker.internal');
+ * setKeepAlive(socket, { idle: 10_000, interval: 5_000, count: 3, userTimeout: 'auto' });
+ * // a dead peer ends the socket with ETIMEDOUT after at most 10 + 5 × 3 = 25 s
+ * ```
  */
 export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boolean = {}): KeepAliveState | null {
   const request = toRequest(options);
@@ -250,7 +283,15 @@ export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boo
   return state;
 }
 
-/** What the kernel holds for this socket, read with getsockopt. */
+/**
+ * What the kernel holds for this socket, read with getsockopt. Times in ms.
+ *
+ * @throws `ERR_TCP_KEEPALIVE_UNSUPPORTED` while the socket is still
+ *   connecting (read it after `'connect'`), where Node gives no socket handle
+ *   (Windows) or without the native addon; `ERR_SOCKET_CLOSED` for a
+ *   destroyed socket; a system error (`code`, `errno`, `syscall`) from
+ *   getsockopt.
+ */
 export function getKeepAlive(socket: SocketLike): KeepAliveState {
   const resolved = resolveSocket(socket);
   if (resolved.kind === 'fd') return toState(binding.getKeepAlive(resolved.fd));
@@ -260,7 +301,12 @@ export function getKeepAlive(socket: SocketLike): KeepAliveState {
   throw unsupported(`Node.js on ${process.platform} gives no socket handle, so keepalive options cannot be read back`);
 }
 
-/** The system-wide defaults a new socket starts with, in ms. */
+/**
+ * The keepalive values a new socket starts with, in ms, with `detectAfter`
+ * = idle + interval × count. Linux reads /proc/sys/net/ipv4/tcp_keepalive_*
+ * of the calling process's network namespace; macOS and FreeBSD the
+ * net.inet.tcp.keep* sysctls; Windows its registry (count fixed at 10).
+ */
 export function systemDefaults(): SystemDefaults {
   const [idleS, intervalS, count] = hasAddon() ? binding.systemDefaults() : systemDefaultsWithoutAddon();
   return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };

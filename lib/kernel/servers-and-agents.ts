@@ -17,7 +17,16 @@ function applyOrDestroy(socket: net.Socket, request: ReturnType<typeof toRequest
  * Applies the options to every socket the server accepts from now on
  * (net, tls, http, https and http2 servers: all emit 'connection' with the
  * TCP socket). A socket whose options cannot be set is destroyed with the
- * error. Returns a function that stops it.
+ * error. Returns a function that stops it. Options as for `setKeepAlive`
+ * (ms, checked at once).
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `server` is not a server;
+ *   the option errors of `setKeepAlive`.
+ * @example
+ * ```js
+ * const server = http.createServer(handler);
+ * const stop = applyToServer(server, { idle: 60_000, interval: 10_000, count: 5, userTimeout: 'auto' });
+ * ```
  */
 export function applyToServer(server: net.Server, options: KeepAliveOptions | boolean): () => void {
   if (!server || typeof (server as net.Server).on !== 'function' || typeof (server as net.Server).listen !== 'function') {
@@ -52,7 +61,16 @@ function applyAll(socket: net.Socket, hook: AgentHook): void {
  * each time the agent parks a socket for reuse: a keepAlive agent calls
  * Node's socket.setKeepAlive() then, which resets interval and count.
  * Returns a function that takes these options off again; the agent is
- * restored when the last one is taken off, in whatever order.
+ * restored when the last one is taken off, in whatever order. Options as
+ * for `setKeepAlive` (ms, checked at once).
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `agent` is not an
+ *   `http.Agent` or `https.Agent`; the option errors of `setKeepAlive`.
+ * @example
+ * ```js
+ * const agent = new http.Agent({ keepAlive: true });
+ * const restore = applyToAgent(agent, { idle: 60_000, interval: 10_000, count: 5 });
+ * ```
  */
 export function applyToAgent(agent: http.Agent, options: KeepAliveOptions | boolean): () => void {
   const internals = agent as AgentInternals;

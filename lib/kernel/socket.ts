@@ -12,6 +12,12 @@ export type Resolved =
   /** a socket Node gives no fd for (Windows) */
   | { kind: 'handle-only'; socket: net.Socket };
 
+/**
+ * What the kernel functions take: a `net.Socket` or `tls.TLSSocket` (the TCP
+ * socket beneath is used), an `http.IncomingMessage`, `http.ServerResponse`
+ * or `http.ClientRequest` (their socket), or a file descriptor number
+ * (0 to 2 147 483 647).
+ */
 export type SocketLike = net.Socket | http.IncomingMessage | http.ServerResponse | http.ClientRequest | number;
 
 const EXPECTED = 'a net.Socket, tls.TLSSocket, an http request or response, or a file descriptor number';

@@ -19,6 +19,11 @@
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
 
+/**
+ * How `protect()` reaches client sockets in this Node: 'channel' (the
+ * `net.client.socket` diagnostics channel) or 'connect-wrapper' (a wrapper
+ * of `net.Socket.prototype.connect`, where the channel misses sockets).
+ */
 export type Mechanism = 'channel' | 'connect-wrapper';
 
 export interface Hooks {

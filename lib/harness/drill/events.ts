@@ -13,9 +13,11 @@ import { tcpInfo } from '../../kernel/tcp-info';
  */
 export type TimelineKind = 'death' | 'probe' | 'retransmit' | 'ping' | 'pong' | 'noticed' | 'not-noticed';
 
+/** One mark on a drill row's timeline. */
 export interface TimelineEvent {
   /** ms from the death */
   t: number;
+  /** what happened */
   kind: TimelineKind;
   /** noticed: the error code or event, as in the row's `how` */
   code?: string;

@@ -16,12 +16,15 @@ import { namespacePrefix, namespaceSupport } from '../privilege';
 import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
 import { renderTimeline } from './timeline-svg';
 
+/** A way the drill kills a connection: a harness death, or 'slow' (late PONGs) or 'stall' (the client's own process stalls: no death). */
 export type Scenario = Death | 'slow' | 'stall';
 /** Scenarios the drill causes itself, with no help from the peer process. */
 type OwnScenario = 'slow' | 'stall';
 const isOwn = (scenario: Scenario): scenario is OwnScenario => scenario === 'slow' || scenario === 'stall';
+/** How a drill client watches its connection: not at all, kernel keepalive, the heartbeat, or both. */
 export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
 
+/** Each scenario with a one-line description, in the drill's order. */
 export const SCENARIOS: Record<Scenario, string> = {
   crash: 'the peer process is killed (SIGKILL): its kernel sends FIN',
   reset: 'the peer aborts the connection: RST',
@@ -33,8 +36,10 @@ export const SCENARIOS: Record<Scenario, string> = {
   stall: 'the client process itself stalls (event loop blocked) for longer than the budget; the peer stays healthy',
 };
 
+/** Every scenario's name, in the drill's order. */
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as Scenario[];
 
+/** Each set-up with a one-line description. */
 export const SETUPS: Record<Setup, string> = {
   nothing: 'a plain Node socket',
   kernel: "setKeepAlive with idle, interval, count and userTimeout 'auto'",
@@ -42,8 +47,10 @@ export const SETUPS: Record<Setup, string> = {
   both: "keepAlive() with fallback 'always': kernel and heartbeat",
 };
 
+/** Every set-up's name, in the drill's order. */
 export const SETUP_NAMES = Object.keys(SETUPS) as Setup[];
 
+/** The drill's keepalive and heartbeat settings, in ms: a budget of idle + interval × count. */
 export interface Timings {
   /** ms of silence before the first probe or ping */
   idle: number;
@@ -53,6 +60,7 @@ export interface Timings {
   count: number;
 }
 
+/** The drill's default settings: idle 1 s, interval 1 s, count 2, so a 3 s budget. */
 export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 };
 
 /**
@@ -64,13 +72,17 @@ export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 }
  */
 export type Verdict = 'ok' | 'late' | 'early' | 'false alarm' | 'missed' | 'never noticed' | 'unexpected' | 'skipped';
 
+/** One scenario against one set-up: what was expected, what was measured, and the verdict. */
 export interface DrillRow {
+  /** how the connection was killed */
   scenario: Scenario;
+  /** how the client watched it */
   setup: Setup;
   /** ms from the death to its expected detection; null when this set-up cannot notice it */
   expectedMs: number | null;
   /** ms from the death to its detection; null when not noticed within the bound */
   measuredMs: number | null;
+  /** whether the client noticed within the bound */
   detected: boolean;
   /** the error code or event that told the client */
   how: string | null;
@@ -84,9 +96,11 @@ export interface DrillRow {
   budgetMs: number | null;
   /** what happened on this connection from the death on, in time order */
   events: TimelineEvent[];
+  /** the row judged: 'ok' or what went wrong */
   verdict: Verdict;
 }
 
+/** What `runDrill()` reports to `onProgress` as it goes. */
 export type Progress =
   | { type: 'start'; scenario: Scenario; where: 'here' | 'namespace' | 'process' }
   | { type: 'died'; scenario: Scenario; setup?: Setup; at: number }
@@ -94,11 +108,15 @@ export type Progress =
   | { type: 'done'; scenario: Scenario }
   | { type: 'skipped'; scenario: Scenario; reason: string };
 
+/** Options of `runDrill()` and `runScenario()`; timings in ms (default `DEFAULT_TIMINGS`). */
 export interface DrillOptions extends Partial<Timings> {
+  /** the scenarios to run (default: all) */
   scenarios?: Scenario[];
+  /** the set-ups to run each against (default: all) */
   setups?: Setup[];
   /** ms after each death to wait for detection; default 2 x the longest budget + 3 s */
   boundMs?: number;
+  /** called as scenarios start, peers die and clients notice */
   onProgress?: (progress: Progress) => void;
   /** false: never re-run in a user+network namespace, skip instead */
   namespace?: boolean;
@@ -159,6 +177,7 @@ function tolerance(expected: number): { early: number; late: number } {
   return { early: Math.max(500, expected * 0.25), late: Math.max(1000, expected * 0.3) };
 }
 
+/** The verdict on a row: noticed in time, late, early, a false alarm, missed, never noticed (as expected), unexpected, or skipped. */
 export function judge(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): Verdict {
   if (row.skipped) return 'skipped';
   if (row.scenario === 'stall') return row.detected ? 'false alarm' : 'ok';

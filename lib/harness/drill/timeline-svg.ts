@@ -8,17 +8,24 @@
 // builder (xmlbuilder2) would add only the escaping, one line here.
 import type { TimelineEvent } from './events';
 
-/** A drill row, or anything shaped like one: any scenario or set-up name draws. */
-/** What the picture needs of a drill row (DrillRow has all of it; the renderer does not depend on the drill). */
+/**
+ * What the picture needs of a drill row (DrillRow has all of it; the
+ * renderer does not depend on the drill): any scenario or set-up name draws.
+ */
 export interface TimelineRow {
+  /** the lane's first label */
   scenario: string;
+  /** the lane's second label */
   setup: string;
   /** why the row was not run, or false */
   skipped: string | false;
+  /** ms: drawn as the set-up's budget line; null for none */
   budgetMs: number | null;
+  /** the marks, t in ms from the death */
   events: TimelineEvent[];
 }
 
+/** Options of `renderTimeline()`. */
 export interface TimelineOptions {
   /** the heading line, e.g. the drill's settings */
   title?: string;
