@@ -41,17 +41,29 @@ export type EventMap<Events> = { [E in keyof Events]: unknown[] };
  * emits is a type error.
  */
 export interface TypedEmitter<Events extends EventMap<Events>> {
+  /** Calls `listener` with the event's arguments each time `event` is emitted. */
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Calls `listener` the next time `event` is emitted only. */
   once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Removes a listener added with on() or once(). */
   off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** The same as on(). */
   addListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** The same as off(). */
   removeListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** on(), ahead of the listeners already there. */
   prependListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** once(), ahead of the listeners already there. */
   prependOnceListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Calls the listeners of `event` with `args`; true if there were any. */
   emit<E extends keyof Events>(event: E, ...args: Events[E]): boolean;
+  /** How many listeners `event` has. */
   listenerCount(event: keyof Events): number;
+  /** The listeners of `event`. */
   listeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  /** The listeners of `event`, once() wrappers included. */
   rawListeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  /** Removes every listener of `event`, or of every event. */
   removeAllListeners(event?: keyof Events): this;
 }
 
