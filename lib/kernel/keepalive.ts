@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { binding, hasAddon, missingAddon } from '../native';
+import { binding, hasAddon, missingAddon, missingAddonRemedy } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
@@ -131,37 +131,64 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
   return toState(binding.getKeepAlive(fd));
 }
 
+/** What this package put in force through Node's API, per socket: without the addon nothing reads the kernel back. */
+const kThroughNode = Symbol('tcp-keepalive.throughNode');
+type Held = Pick<KeepAliveState, 'idle' | 'interval' | 'count'>;
+type HoldingSocket = net.Socket & { [kThroughNode]?: Held };
+
 /**
- * Node on Windows exposes no socket handle; Node 24.19+/26.4+ take interval
- * and count in setKeepAlive, older ones only the idle delay.
+ * Interval and count after Node's idle-only setKeepAlive(true, idle), read
+ * from libuv's uv__tcp_keepalive: it sets 1 s and 10 probes with the idle
+ * time wherever the platform has TCP_KEEPINTVL and TCP_KEEPCNT (Linux and
+ * FreeBSD; macOS from libuv 1.47, i.e. Node 22), and leaves them alone on
+ * older macOS and on Windows (the registry's interval, 10 probes fixed).
+ * Measured on Linux with the addon's getKeepAlive: Node 20.20 (libuv 1.46),
+ * 22.23 (1.51), 24.22 and 26.12 (1.52) all leave 1 s and 10.
+ */
+export function afterIdleOnly(kept: Held, platform: string = process.platform, uv: string = process.versions.uv ?? '0.0'): Pick<Held, 'interval' | 'count'> {
+  const [major, minor] = uv.split('.').map(Number);
+  const leavesThem = platform === 'win32' || (platform === 'darwin' && major === 1 && minor < 47);
+  return leavesThem ? { interval: kept.interval, count: kept.count } : { interval: 1000, count: 10 };
+}
+
+/**
+ * Through Node's own setKeepAlive: on Windows (no socket handle) and where
+ * the addon is missing. Node 24.19+/26.4+ take interval and count, older ones
+ * only the idle delay. Node cannot read the kernel back, so what is returned
+ * is what this package put in force on the socket, and options left out
+ * keep the values it put there before (the system's on a fresh socket):
+ * Node 24/26 would otherwise reset them to libuv's 1 s and 10.
  */
 export function applyThroughNode(
   socket: net.Socket,
   request: KernelRequest | false,
   takesIntervalAndCount = nodeTakesIntervalAndCount(),
 ): KeepAliveState {
+  const held = socket as HoldingSocket;
+  const kept = (): Held => held[kThroughNode] ?? (({ idle, interval, count }) => ({ idle, interval, count }))(systemDefaults());
   if (request === false) {
     socket.setKeepAlive(false);
-    return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
+    return { enabled: false, ...kept(), userTimeout: null };
   }
   // Only reachable where the platform has the option but the addon is missing.
   if (request.userTimeoutMs !== LEAVE) throw missingAddon('options.userTimeout');
-  const defaults = systemDefaults();
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
       `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+` +
-        (process.platform === 'win32' ? '' : ', or the native addon (install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive")'),
+        (process.platform === 'win32' ? '' : `, or the native addon. ${missingAddonRemedy()}`),
     );
   }
-  const idle = request.idleS === LEAVE ? defaults.idle : request.idleS * 1000;
-  const interval = request.intervalS === LEAVE ? defaults.interval : request.intervalS * 1000;
-  const count = request.count === LEAVE ? defaults.count : request.count;
-  (socket.setKeepAlive as (enable: boolean, idle: number, interval?: number, count?: number) => net.Socket)(
-    true,
-    idle,
-    takesIntervalAndCount ? interval : undefined,
-    takesIntervalAndCount ? count : undefined,
-  );
+  const before = kept();
+  const idle = request.idleS === LEAVE ? before.idle : request.idleS * 1000;
+  let interval = request.intervalS === LEAVE ? before.interval : request.intervalS * 1000;
+  let count = request.count === LEAVE ? before.count : request.count;
+  if (takesIntervalAndCount) {
+    (socket.setKeepAlive as (enable: boolean, idle: number, interval?: number, count?: number) => net.Socket)(true, idle, interval, count);
+  } else {
+    socket.setKeepAlive(true, idle);
+    ({ interval, count } = afterIdleOnly(before));
+  }
+  held[kThroughNode] = { idle, interval, count };
   return { enabled: true, idle, interval, count, userTimeout: null };
 }
 
