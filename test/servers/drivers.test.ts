@@ -138,3 +138,69 @@ describe.skipIf(mariadbSkipped)(`mysql2 whose ping callback fires twice${mariadb
     expect(seen.pongs).toEqual([...new Set(seen.pongs)]);
   });
 });
+
+// A Lua script runs alone on redis: until busy-reply-threshold (5 s by
+// default) has passed it answers nobody, our PING included; after it, it
+// answers BUSY to everyone. BUSY is bytes read, a sign of life.
+const SCRIPT_MS = 8000;
+const SCRIPT_BUDGET = { idle: 2000, interval: 1000, count: 3 } as const;
+/** Busy-waits SCRIPT_MS on the server's clock. */
+const BUSY_SCRIPT = `local t = redis.call('TIME') local start = t[1] + t[2] / 1e6 while true do local n = redis.call('TIME') if n[1] + n[2] / 1e6 - start > ${SCRIPT_MS / 1000} then break end end return 1`;
+
+interface ScriptRun {
+  threshold: number;
+  /** what the idle watched client was told while the script ran, with when (ms from the script's start) */
+  events: { at: number; what: string }[];
+  /** its 'connect' events during the script: its reconnects */
+  reconnects: number;
+  /** it answered after the script, within 5 s */
+  answeredAfter: boolean;
+}
+
+async function idleClientDuringScript(threshold: number): Promise<ScriptRun> {
+  const server = await startRedis();
+  const runner = new Redis({ host: server.host, port: server.port, password: server.password });
+  const watched = new Redis({ host: server.host, port: server.port, password: server.password });
+  cleanups.push(() => runner.disconnect(), () => watched.disconnect());
+  runner.on('error', () => {});
+  const run: ScriptRun = { threshold, events: [], reconnects: 0, answeredAfter: false };
+  let scriptAt: number | undefined;
+  watched.on('connect', () => {
+    if (scriptAt !== undefined) run.reconnects++;
+    ioredisHeartbeat(watched, SCRIPT_BUDGET);
+  });
+  watched.on('error', (error: Error & { code?: string }) => {
+    if (scriptAt !== undefined) run.events.push({ at: performance.now() - scriptAt, what: error.code ?? error.message.split(' ')[0] });
+  });
+  await Promise.all([runner.config('SET', 'busy-reply-threshold', String(threshold)), watched.ping()]);
+  // Into the idle time, as an idle connection usually is.
+  await sleep(SCRIPT_BUDGET.idle + 500);
+  scriptAt = performance.now();
+  const script = runner.eval(BUSY_SCRIPT, 0);
+  await script;
+  const ended = performance.now() - scriptAt;
+  run.answeredAfter = await Promise.race([watched.get('key').then(() => true, () => false), sleep(5000).then(() => false)]);
+  run.events.push({ at: ended, what: 'script ended' });
+  return run;
+}
+
+describe.skipIf(redisSkipped)(`a Lua script running ${SCRIPT_MS / 1000} s against a 5 s budget${redisSkipped ? ` (skipped: ${redisSkipped})` : ''}`, () => {
+  let runs: ScriptRun[] = [];
+  beforeAll(async () => {
+    runs = await Promise.all([5000, 1000].map((threshold) => idleClientDuringScript(threshold)));
+    if (process.env.TKA_SERVERS_TABLE) for (const run of runs) console.log(`busy-reply-threshold ${run.threshold} ms: ${JSON.stringify(run)}`);
+  }, 90_000);
+
+  it('busy-reply-threshold at the budget (5 s, the default): the idle connection is killed, and its reconnects meet BUSY until the script ends', () => {
+    const run = runs.find((r) => r.threshold === 5000)!;
+    expect(run.events.some((e) => e.what === 'ERR_HEARTBEAT_TIMEOUT'), JSON.stringify(run)).toBe(true);
+    expect(run.answeredAfter, JSON.stringify(run)).toBe(true);
+  });
+
+  it('busy-reply-threshold under the budget (1 s): BUSY replies are signs of life, and the idle connection is kept', () => {
+    const run = runs.find((r) => r.threshold === 1000)!;
+    expect(run.events.filter((e) => e.what !== 'script ended'), JSON.stringify(run)).toEqual([]);
+    expect(run.reconnects, JSON.stringify(run)).toBe(0);
+    expect(run.answeredAfter, JSON.stringify(run)).toBe(true);
+  });
+});
