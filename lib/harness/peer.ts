@@ -31,6 +31,8 @@ export interface PeerOptions {
   delay?: number;
   /** ms to wait for the peer to start or answer; default 10000 */
   timeout?: number;
+  /** argv the peer process is started through, e.g. nsenter into another network namespace (a middlebox's server side) */
+  prefix?: string[];
 }
 
 const NEEDS_NET_ADMIN: Partial<Record<Death, string>> = {
@@ -104,7 +106,7 @@ export class Peer {
   static async start(options: PeerOptions = {}): Promise<Peer> {
     const start: PeerStartOptions = { host: options.host ?? '127.0.0.1', delay: options.delay ?? 0 };
     const timeout = options.timeout ?? 10_000;
-    const [execPath, ...prefix] = [...deathSignalPrefix(), process.execPath];
+    const [execPath, ...prefix] = [...deathSignalPrefix(), ...(options.prefix ?? []), process.execPath];
     const child = track(
       fork(peerScript(), [JSON.stringify(start)], {
         execPath,
