@@ -22,6 +22,11 @@ export interface NativeBinding {
   tcpInfo(fd: number): TcpInfo;
   /** [address, port] of the peer, readable after the connection died (Linux); null where not */
   peerName(fd: number): [string, number] | null;
+  /**
+   * The fd of the connected TCP socket with these endpoints in this process,
+   * or -1; `hintFd` (or -1) is checked first. Linux and macOS.
+   */
+  findConnectionFd(hintFd: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number;
 }
 
 /** Fields of TCP_INFO every platform can fill; null where this one cannot. */
@@ -214,7 +219,7 @@ function loadedOnFirstCall<T extends object>(names: readonly string[], pick: (ad
 
 // Every method of NativeBinding, or the compiler complains: a method left out
 // here would be missing at run time.
-const LIBRARY_METHODS: Record<keyof NativeBinding, true> = { setKeepAlive: true, getKeepAlive: true, systemDefaults: true, tcpInfo: true, peerName: true };
+const LIBRARY_METHODS: Record<keyof NativeBinding, true> = { setKeepAlive: true, getKeepAlive: true, systemDefaults: true, tcpInfo: true, peerName: true, findConnectionFd: true };
 
 export const binding: NativeBinding = loadedOnFirstCall(Object.keys(LIBRARY_METHODS), (addon) => addon);
 

@@ -216,7 +216,11 @@ function applyPending(emitter: Deferring, socket: net.Socket): void {
   try {
     apply(socket, request);
   } catch (error) {
-    emitter.destroy(error as Error);
+    // A connection works without keepalive: one the runtime gives no fd for
+    // is said so, not destroyed. Other failures (the options refused) are
+    // the caller's to see, as the error of the socket.
+    if ((error as { code?: string }).code === 'ERR_TCP_KEEPALIVE_NO_FD') process.emitWarning(error as Error);
+    else emitter.destroy(error as Error);
   }
 }
 function applyPendingOnConnect(this: net.Socket): void {
@@ -288,7 +292,9 @@ export { apply as applyRequest };
  *   response (its socket is used), or a raw fd number.
  * @returns what the kernel now holds, or `null` when the socket is still
  *   connecting: the options were validated now and are applied when it
- *   connects; a failure then destroys the socket with the error.
+ *   connects; a failure then destroys the socket with the error, except
+ *   `ERR_TCP_KEEPALIVE_NO_FD` (no fd to be had), which is emitted as a
+ *   process warning and leaves the socket working.
  * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for an
  *   option of the wrong type or an unknown option; RangeError
  *   `ERR_OUT_OF_RANGE` naming the option and its range; `ERR_SOCKET_CLOSED`
