@@ -142,3 +142,38 @@ describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : 
     expect(kept.counted).toBe(CYCLES);
   });
 });
+
+describe('small edges', () => {
+  it('ping-server takes --delay 0ms (no delay)', async () => {
+    const child = spawn(process.execPath, [BIN, 'ping-server', '--port', '0', '--delay', '0ms', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [first] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    expect(JSON.parse(first)).toMatchObject({ event: 'listening', delay: 0 });
+  });
+
+  for (const args of [
+    ['ping-client', '127.0.0.1', '7000', '--idle', '-5s'],
+    ['ping-client', '127.0.0.1', '7000', '--idle=-5s'],
+    ['plan', '--detect-within', '-5s'],
+  ]) {
+    it(`${args.join(' ')}: a usage error naming the negative value`, async () => {
+      const result = await run(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr.split('\n')[0]).toMatch(/(--idle|--detect-within) cannot be negative; got '-5s'/);
+    });
+  }
+
+  for (const [command, options] of [
+    ['ping-server', ['--host', '--port', '--delay', '--framing', '--json', '--help']],
+    ['ping-client', ['--idle', '--interval', '--count', '--framing', '--duration', '--json', '--help']],
+  ] as const) {
+    it(`${command} --help has an options table`, async () => {
+      const result = await run([command, '--help']);
+      expect(result.code).toBe(0);
+      const table = result.stdout.split('\nOptions:\n')[1];
+      expect(table).toBeDefined();
+      for (const option of options) expect(table).toMatch(new RegExp(`^  (-h, )?${option}\\b`, 'm'));
+    });
+  }
+});

@@ -89,9 +89,9 @@ function throttled(report: Report, summaryEvent: string, noun: string): Throttle
 }
 
 /** A duration option (`--idle 2s`), or its default when not given. */
-function duration(values: Record<string, unknown>, name: string, fallback: number): number {
+function duration(values: Record<string, unknown>, name: string, fallback: number, zero = false): number {
   const raw = values[name];
-  return raw === undefined ? fallback : parseDuration(String(raw), `--${name}`);
+  return raw === undefined ? fallback : parseDuration(String(raw), `--${name}`, undefined, { zero });
 }
 
 /** A whole-number option from 1 to `max`, or its default when not given. */
@@ -142,12 +142,23 @@ Listens (default 127.0.0.1, port 7000; port 0 picks a free one), answers every
 PING with a PONG after --delay (a duration such as 200ms or 1s; default none) and prints each frame received,
 up to ${LINES_PER_SECOND} a second, then one line a second that counts the rest. Under a flood
 of PINGs each connection keeps one PONG waiting; of the PINGs that arrive
-meanwhile, only the latest is answered. Runs until interrupted.`,
+meanwhile, only the latest is answered. Connection and close lines are held to
+the same rate; a stdout nobody reads keeps at most 64 KiB waiting, and the
+lines dropped meanwhile are counted. Runs until interrupted.
+
+Options:
+  --host <h>          address to listen on (default 127.0.0.1)
+  --port <p>          port to listen on, 0 for a free one (default 7000)
+  --delay <duration>  wait this long before each PONG, as in 200ms or 1s; 0ms for none (default)
+  --framing <f>       classic (the C programs' 3-byte header) or compact (default classic)
+  --json              one JSON object per line: listening, connection, frame, frames,
+                      connections, close, error, dropped
+  -h, --help`,
   async run(argv) {
     const { values } = parse(argv, SERVER_OPTIONS);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
     const port = values.port === undefined ? 7000 : parseInteger(String(values.port), '--port', 0, 65535);
-    const delay = duration(values, 'delay', 0);
+    const delay = duration(values, 'delay', 0, true);
     const framing = framingOf(values);
     const report = reporter(values.json === true);
     const frames = throttled(report, 'frames', 'frames');
@@ -210,7 +221,16 @@ export const pingClient: Command = {
 After --idle with nothing received (default ${DEFAULT_TIMING.idle}ms) sends a PING, then one every
 --interval (default ${DEFAULT_TIMING.interval}ms) while unanswered; after --count unanswered PINGs
 (default ${DEFAULT_TIMING.count}) prints "connection dead" and exits 1. With --duration, exits 0
-after that long if still alive. Durations take a unit: 500ms, 2s, 1m30s.`,
+after that long if still alive. Durations take a unit: 500ms, 2s, 1m30s.
+
+Options:
+  --idle <duration>      silence before the first PING (default ${DEFAULT_TIMING.idle}ms)
+  --interval <duration>  between unanswered PINGs (default ${DEFAULT_TIMING.interval}ms)
+  --count <n>            unanswered PINGs before the connection is dead (default ${DEFAULT_TIMING.count})
+  --framing <f>          classic or compact; the server's (default classic)
+  --duration <duration>  exit 0 after this long if still alive (default: run until dead or interrupted)
+  --json                 one JSON object per line: connected, ping, pong, message, dead, error, close
+  -h, --help`,
   async run(argv) {
     const { values, positionals } = parse(argv, CLIENT_OPTIONS, true);
     if (positionals.length !== 2) throw new UsageError('expected <host> <port>');
