@@ -18,7 +18,13 @@
 // read TCP_INFO. Both are prototype wrappers: no per-socket closure.
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
+import { publishesServerSockets, reachAcceptedByEmit } from './reach-runtimes';
 
+/**
+ * How `protect()` reaches client sockets in this Node: 'channel' (the
+ * `net.client.socket` diagnostics channel) or 'connect-wrapper' (a wrapper
+ * of `net.Socket.prototype.connect`, where the channel misses sockets).
+ */
 export type Mechanism = 'channel' | 'connect-wrapper';
 
 export interface Hooks {
@@ -83,6 +89,7 @@ export function install(hooks: Hooks): () => void {
   const onServer = ({ socket }: { socket: net.Socket }) => hooks.server(socket);
   dc.subscribe('net.server.socket', onServer as dc.ChannelListener);
   undo.push(() => dc.unsubscribe('net.server.socket', onServer as dc.ChannelListener));
+  if (!publishesServerSockets()) undo.push(reachAcceptedByEmit(hooks.server));
 
   if (clientMechanism() === 'channel') {
     const onClient = ({ socket }: { socket: net.Socket }) => hooks.client(socket);
