@@ -21,8 +21,8 @@ const USAGE = `Usage: tcp-keepalive drill [--json] [--svg <file>] [--idle <durat
 Starts a peer process, connects four clients to it (nothing: a plain
 socket; kernel: keepalive with userTimeout 'auto'; heartbeat; both), kills
 the peer one way, and times how long each client takes to notice.
-Scenarios run in parallel: about 17 s with the defaults (slow sets the pace;
-middlebox, about 5 s, adds none).
+Scenarios run in parallel: 15 to 17 s with the defaults (slow sets the pace;
+middlebox, about 5 s, adds none; docs/drill.md gives the measured runs).
 Progress goes to stderr, the table (or JSON) to stdout.
 
 Scenarios: ${SCENARIO_NAMES.join(', ')}
