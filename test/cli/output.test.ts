@@ -94,7 +94,7 @@ const CYCLES = 25_000;
 
 describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : ' (skipped: RSS is read from /proc)'}`, { timeout: 180_000 }, () => {
   // Before the fix every connection and close queued a line on the blocked
-  // stdout: 25 000 cycles grew the server by about 20 MiB more than the same
+  // stdout: 25 000 cycles grew the server by 12.6 MiB more than the same
   // churn with its stdout read, and every line waited in memory.
   it(`stays the size of one whose stdout is read, over ${CYCLES} connect/close cycles; lines are throttled and summarised`, async () => {
     const rss: Record<string, number> = {};
@@ -135,7 +135,7 @@ describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : 
     // Growth of a node process over the same churn is mostly its heap; what is
     // compared is the difference the unread stdout makes.
     console.log(`ping-server RSS growth over ${CYCLES} cycles, MiB: ${JSON.stringify(rss)}`);
-    expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(10);
+    expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(6);
     expect(kept.bytes).toBeLessThan(256 * 1024);
     expect(kept.connectionLines).toBeLessThanOrEqual(kept.allowedLines);
     // Throttled, not lost: each connection is a line or in a summary's count.
