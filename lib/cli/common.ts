@@ -26,9 +26,17 @@ export function parse(argv: string[], options: Options, allowPositionals = false
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (error) {
+    // `--idle -5s`: parseArgs takes the value for another option and calls it ambiguous; name what it is.
+    const option = /^Option '(--[\w-]+)' argument is ambiguous/.exec((error as Error).message)?.[1];
+    const value = option === undefined ? undefined : argv[argv.indexOf(option) + 1];
+    if (value !== undefined && /^-\d/.test(value)) throw negative(option!, value);
     // parseArgs explains some errors over several lines; a usage error is one.
     throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
+}
+
+function negative(option: string, text: string): UsageError {
+  return new UsageError(`${option} cannot be negative; got '${text}' (give a positive value, as in ${option} 5s)`);
 }
 
 /** picocolors decides from the terminal and NO_COLOR / FORCE_COLOR. */
@@ -65,7 +73,10 @@ export function humanDuration(ms: number): string {
  * A duration option (`--idle 1m30s`): lib/time's parser, its refusal turned
  * into a usage error (exit 2 at once). Bounded to what a Node timer takes.
  */
-export function parseDuration(text: string, option: string, max = MAX_TIMER_MS): number {
+export function parseDuration(text: string, option: string, max = MAX_TIMER_MS, { zero = false } = {}): number {
+  if (text.trim().startsWith('-')) throw negative(option, text);
+  // A zero with a unit (0ms, 0s) where the option allows none: --delay 0ms is no delay.
+  if (zero && /^\s*0+(\.0+)?\s*(ms|s|m|h|d)\s*$/.test(text)) return 0;
   try {
     return parseTimeDuration(text, option, max);
   } catch (error) {

@@ -32,7 +32,26 @@ async function loadAll(): Promise<Record<string, Command | Error>> {
   return Object.fromEntries(entries);
 }
 
+/**
+ * A reader that stops early (`tcp-keepalive sockets | head -1`) closes the
+ * pipe: the next write fails with EPIPE, emitted as an 'error' that would
+ * otherwise end the process with a stack trace. The reader has what it
+ * wanted, so the output simply stops: later writes are dropped and the
+ * command ends with its own status (0 for a listing), as a Node program does
+ * when it ignores SIGPIPE, and as `set -o pipefail` scripts around
+ * `... | head` expect. Any other write error is one line on stderr and exit 1.
+ */
+function endQuietlyWhenReaderGoes(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    if (stream !== process.stderr) process.stderr.write(`tcp-keepalive: cannot write the output: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyWhenReaderGoes(process.stdout);
+  endQuietlyWhenReaderGoes(process.stderr);
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-v') {
     // package.json sits two levels up from both lib/cli and dist/cli.
@@ -46,7 +65,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   const name = first === undefined || first.startsWith('-') ? DEFAULT : first;
   const args = name === first ? rest : argv;
-  const load = COMMANDS[name];
+  // Own names only: `constructor`, `toString` or `__proto__` are not commands.
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
     process.stderr.write(`tcp-keepalive: unknown command '${name}'\n\n${overview(await loadAll())}\n`);
     process.exitCode = 2;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { deathSignalPrefix, scriptCommand, track } from './children';
 import { canAdministerNetwork } from './privilege';
 import type { FromPeer, PeerAction, PeerConnectionStats, PeerStartOptions, ToPeer } from './protocol';
-import { coded } from '../errors';
+import { coded, unsupported } from '../errors';
+import { hasAddon, missingAddon } from '../native';
 
 export type { PeerConnectionStats } from './protocol';
 
@@ -49,12 +50,18 @@ export async function cannotCause(death: Death): Promise<string | null> {
   return (await obstacleTo(death))?.reason ?? null;
 }
 
-/** What stands in the way of a death, and whether a namespace of our own (where we hold CAP_NET_ADMIN) would remove it. */
+/**
+ * What stands in the way of a death, and whether a namespace of our own
+ * (where we hold CAP_NET_ADMIN) would remove it. The addon comes before the
+ * privilege: without it no privilege helps, and saying "needs CAP_NET_ADMIN"
+ * to root would send them the wrong way.
+ */
 export async function obstacleTo(death: Death): Promise<{ reason: string; needsNetAdmin: boolean } | null> {
   if (process.platform === 'win32') return { reason: 'peer processes cannot be frozen or killed with signals on Windows', needsNetAdmin: false };
   const needs = NEEDS_NET_ADMIN[death];
   if (!needs) return null;
   if (process.platform !== 'linux') return { reason: `${death} needs ${needs}, which only Linux offers`, needsNetAdmin: false };
+  if (!hasAddon()) return { reason: missingAddon(`${death} (${needs})`).message, needsNetAdmin: false };
   if (!(await canAdministerNetwork())) return { reason: `${death} needs CAP_NET_ADMIN (for ${needs})`, needsNetAdmin: true };
   return null;
 }
@@ -209,8 +216,9 @@ export class Peer {
    * on the peer's side: the client must have data in flight to make it so.
    */
   async kill(death: Death, clientPort?: number): Promise<DeathRecord> {
-    const why = await cannotCause(death);
-    if (why) throw coded(new Error(why), 'EPERM');
+    const obstacle = await obstacleTo(death);
+    // EPERM only where a privilege would help; a missing addon or platform is ERR_TCP_KEEPALIVE_UNSUPPORTED.
+    if (obstacle) throw obstacle.needsNetAdmin ? coded(new Error(obstacle.reason), 'EPERM') : unsupported(obstacle.reason);
     if (death === 'crash') {
       if (!this.running) throw new Error('The harness peer is not running');
       const at = Date.now();

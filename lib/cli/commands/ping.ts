@@ -12,31 +12,54 @@ import { color, parse, parseDuration, parseInteger, UsageError, type Command, ty
 
 type Report = (event: string, text: string, fields?: Record<string, unknown>) => void;
 
+/** Bytes stdout may hold unwritten before lines are dropped instead of queued. */
+const OUTPUT_QUEUE_BYTES = 64 * 1024;
+
 /**
  * One line per event: text for people, or a JSON object per line with
- * --json. When the reader of stdout goes away (EPIPE), the lines stop and
- * the command goes on: its work is the connection, not the log.
+ * --json. Its work is the connection, not the log, so the log never holds
+ * it up nor grows without bound: when the reader of stdout goes away
+ * (EPIPE) the lines stop; when the reader is slow or stops reading, stdout
+ * keeps at most OUTPUT_QUEUE_BYTES waiting, the lines past that are counted
+ * and, once stdout drains, one line says how many were dropped.
  */
 function reporter(json: boolean): Report {
-  let closed = false;
-  process.stdout.on('error', (error: Error & { code?: string }) => {
-    if (error.code !== 'EPIPE') throw error;
-    closed = true;
+  const out = process.stdout;
+  let dropped = 0;
+  const format = (event: string, text: string, fields: Record<string, unknown>) =>
+    json ? JSON.stringify({ event, ...fields }) + '\n' : text + '\n';
+  out.on('drain', () => {
+    if (dropped === 0 || out.destroyed) return;
+    const n = dropped;
+    dropped = 0;
+    out.write(format('dropped', `... ${n} lines not printed: stdout was not being read`, { dropped: n }));
   });
   return (event, text, fields = {}) => {
-    if (!closed) process.stdout.write(json ? JSON.stringify({ event, ...fields }) + '\n' : text + '\n');
+    // destroyed: EPIPE (lib/cli/index.ts ends the output quietly then).
+    if (out.destroyed) return;
+    if (out.writableLength > OUTPUT_QUEUE_BYTES) {
+      dropped++;
+      return;
+    }
+    out.write(format(event, text, fields));
   };
 }
 
-/** Frame lines printed per second; past that, one summary line a second. */
-const FRAME_LINES_PER_SECOND = 20;
+/** Lines printed per second for each kind of log (frames, connections); past that, one summary line a second. */
+const LINES_PER_SECOND = 20;
+
+interface Throttled {
+  line(kind: string, event: string, text: string, fields: Record<string, unknown>): void;
+  stop(): void;
+}
 
 /**
- * Reports frames one line each up to FRAME_LINES_PER_SECOND a second, then
- * counts them by kind and prints one summary a second: a flood of PINGs
- * costs the server a counter, not a line (nor a blocked stdout) per frame.
+ * Reports events one line each up to LINES_PER_SECOND a second, then counts
+ * them by kind and prints one summary a second (`summaryEvent`, with
+ * `skipped` and `counts`): a flood of PINGs or of connections costs the
+ * server a counter, not a line per event.
  */
-function frameLog(report: Report): { frame(kind: string, text: string, fields: Record<string, unknown>): void; stop(): void } {
+function throttled(report: Report, summaryEvent: string, noun: string): Throttled {
   let printed = 0;
   const skipped = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
@@ -49,14 +72,14 @@ function frameLog(report: Report): { frame(kind: string, text: string, fields: R
     const counts = Object.fromEntries(skipped);
     const total = [...skipped.values()].reduce((a, b) => a + b, 0);
     const parts = [...skipped].map(([kind, n]) => `${n} ${kind}`).join(', ');
-    report('frames', `... and ${total} more frames in the last second (${parts})`, { skipped: total, counts });
+    report(summaryEvent, `... and ${total} more ${noun} in the last second (${parts})`, { skipped: total, counts });
     skipped.clear();
     timer = setTimeout(tick, 1000).unref();
   };
   return {
-    frame(kind, text, fields) {
+    line(kind, event, text, fields) {
       timer ??= setTimeout(tick, 1000).unref();
-      if (printed++ < FRAME_LINES_PER_SECOND) report('frame', text, fields);
+      if (printed++ < LINES_PER_SECOND) report(event, text, fields);
       else skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
     },
     stop() {
@@ -66,9 +89,9 @@ function frameLog(report: Report): { frame(kind: string, text: string, fields: R
 }
 
 /** A duration option (`--idle 2s`), or its default when not given. */
-function duration(values: Record<string, unknown>, name: string, fallback: number): number {
+function duration(values: Record<string, unknown>, name: string, fallback: number, zero = false): number {
   const raw = values[name];
-  return raw === undefined ? fallback : parseDuration(String(raw), `--${name}`);
+  return raw === undefined ? fallback : parseDuration(String(raw), `--${name}`, undefined, { zero });
 }
 
 /** A whole-number option from 1 to `max`, or its default when not given. */
@@ -117,32 +140,44 @@ export const pingServer: Command = {
 
 Listens (default 127.0.0.1, port 7000; port 0 picks a free one), answers every
 PING with a PONG after --delay (a duration such as 200ms or 1s; default none) and prints each frame received,
-up to ${FRAME_LINES_PER_SECOND} a second, then one line a second that counts the rest. Under a flood
+up to ${LINES_PER_SECOND} a second, then one line a second that counts the rest. Under a flood
 of PINGs each connection keeps one PONG waiting; of the PINGs that arrive
-meanwhile, only the latest is answered. Runs until interrupted.`,
+meanwhile, only the latest is answered. Connection and close lines are held to
+the same rate; a stdout nobody reads keeps at most 64 KiB waiting, and the
+lines dropped meanwhile are counted. Runs until interrupted.
+
+Options:
+  --host <h>          address to listen on (default 127.0.0.1)
+  --port <p>          port to listen on, 0 for a free one (default 7000)
+  --delay <duration>  wait this long before each PONG, as in 200ms or 1s; 0ms for none (default)
+  --framing <f>       classic (the C programs' 3-byte header) or compact (default classic)
+  --json              one JSON object per line: listening, connection, frame, frames,
+                      connections, close, error, dropped
+  -h, --help`,
   async run(argv) {
     const { values } = parse(argv, SERVER_OPTIONS);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
     const port = values.port === undefined ? 7000 : parseInteger(String(values.port), '--port', 0, 65535);
-    const delay = duration(values, 'delay', 0);
+    const delay = duration(values, 'delay', 0, true);
     const framing = framingOf(values);
     const report = reporter(values.json === true);
-    const frames = frameLog(report);
+    const frames = throttled(report, 'frames', 'frames');
+    const connections = throttled(report, 'connections', 'connection events');
     const open = new Set<net.Socket>();
     const server = net.createServer((socket) => {
       open.add(socket);
       socket.on('close', () => open.delete(socket));
       const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-      report('connection', `connection from ${peer}`, { peer });
-      socket.on('error', (error) => report('error', `${peer}: ${error.message}`, { peer, message: error.message }));
-      socket.on('close', () => report('close', `${peer} closed`, { peer }));
+      connections.line('connections', 'connection', `connection from ${peer}`, { peer });
+      socket.on('error', (error) => connections.line('errors', 'error', `${peer}: ${error.message}`, { peer, message: error.message }));
+      socket.on('close', () => connections.line('closes', 'close', `${peer} closed`, { peer }));
       respond(socket, {
         delay,
         framing,
         onFrame: (type, payload) => {
           const name = frameName(framing, type);
           const kind = classify(framing, type, null);
-          frames.frame(kind === 'ping' ? 'PINGs' : kind === 'pong' ? 'PONGs' : kind === 'message' ? 'messages' : 'unknown frames', `received ${name} from ${peer}${name.startsWith('message') ? ` (${payload.length} bytes)` : ''}`, {
+          frames.line(kind === 'ping' ? 'PINGs' : kind === 'pong' ? 'PONGs' : kind === 'message' ? 'messages' : 'unknown frames', 'frame', `received ${name} from ${peer}${name.startsWith('message') ? ` (${payload.length} bytes)` : ''}`, {
             peer,
             type,
             bytes: payload.length,
@@ -163,6 +198,7 @@ meanwhile, only the latest is answered. Runs until interrupted.`,
     });
     await untilSignal();
     frames.stop();
+    connections.stop();
     server.close();
     for (const socket of open) socket.destroy();
     return 0;
@@ -185,7 +221,16 @@ export const pingClient: Command = {
 After --idle with nothing received (default ${DEFAULT_TIMING.idle}ms) sends a PING, then one every
 --interval (default ${DEFAULT_TIMING.interval}ms) while unanswered; after --count unanswered PINGs
 (default ${DEFAULT_TIMING.count}) prints "connection dead" and exits 1. With --duration, exits 0
-after that long if still alive. Durations take a unit: 500ms, 2s, 1m30s.`,
+after that long if still alive. Durations take a unit: 500ms, 2s, 1m30s.
+
+Options:
+  --idle <duration>      silence before the first PING (default ${DEFAULT_TIMING.idle}ms)
+  --interval <duration>  between unanswered PINGs (default ${DEFAULT_TIMING.interval}ms)
+  --count <n>            unanswered PINGs before the connection is dead (default ${DEFAULT_TIMING.count})
+  --framing <f>          classic or compact; the server's (default classic)
+  --duration <duration>  exit 0 after this long if still alive (default: run until dead or interrupted)
+  --json                 one JSON object per line: connected, ping, pong, message, dead, error, close
+  -h, --help`,
   async run(argv) {
     const { values, positionals } = parse(argv, CLIENT_OPTIONS, true);
     if (positionals.length !== 2) throw new UsageError('expected <host> <port>');

@@ -3,10 +3,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, constants, writeFile } from 'node:fs/promises';
+import { access, constants, stat, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { invalidValue } from '../../errors';
 import { setKeepAlive } from '../../kernel/keepalive';
+import { hasAddon, missingAddon } from '../../native';
 import { scriptCommand, track } from '../children';
 import { heartbeat as startHeartbeat, Heartbeat, type Monitor } from '../../heartbeat';
 import { keepAlive } from '../../layers';
@@ -266,23 +268,39 @@ function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string
   return { ...row, verdict: judge(row) };
 }
 
+/**
+ * Why this process cannot run a set-up at all, or null. The kernel set-up
+ * asks for userTimeout 'auto', which only the addon sets; 'both' takes what
+ * Node's own setKeepAlive gives and keeps its heartbeat.
+ */
+function cannotRun(setup: Setup): string | null {
+  if (setup === 'kernel' && !hasAddon()) return missingAddon("the kernel set-up (userTimeout 'auto')").message;
+  return null;
+}
+
 export async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
   const socket = net.connect(peer.port, peer.host);
   await once(socket, 'connect');
   let heartbeat: Monitor | null = null;
-  switch (setup) {
-    case 'nothing':
-    case 'kernel':
-      // A client that reads, as any real one does: FIN and errors surface.
-      socket.resume();
-      if (setup === 'kernel') setKeepAlive(socket, { ...t, userTimeout: 'auto' });
-      break;
-    case 'heartbeat':
-      heartbeat = startHeartbeat(socket, { ...t, framing: FRAMING });
-      break;
-    case 'both':
-      heartbeat = keepAlive(socket, { ...t, fallback: 'always', heartbeat: { framing: FRAMING } }).heartbeat;
-      break;
+  try {
+    switch (setup) {
+      case 'nothing':
+      case 'kernel':
+        // A client that reads, as any real one does: FIN and errors surface.
+        socket.resume();
+        if (setup === 'kernel') setKeepAlive(socket, { ...t, userTimeout: 'auto' });
+        break;
+      case 'heartbeat':
+        heartbeat = startHeartbeat(socket, { ...t, framing: FRAMING });
+        break;
+      case 'both':
+        heartbeat = keepAlive(socket, { ...t, fallback: 'always', heartbeat: { framing: FRAMING } }).heartbeat;
+        break;
+    }
+  } catch (error) {
+    // Not left open without an 'error' listener: the peer's reset would be unhandled.
+    socket.destroy();
+    throw error;
   }
   const log = new ConnectionLog(socket, heartbeat);
   const client: Client = { setup, socket, heartbeat, detection: null, noticed: Promise.resolve(), diedAt: null, finished: false, log };
@@ -368,12 +386,16 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   if (reason) return setups.map((setup) => skippedRow(scenario, setup, t, reason));
 
   const rows = new Map<Setup, DrillRow>();
+  for (const setup of setups) {
+    const why = cannotRun(setup);
+    if (why) rows.set(setup, skippedRow(scenario, setup, t, why));
+  }
   const peer = await startPeer();
   const clients: Client[] = [];
   const readKernels = () => clients.forEach((client) => client.finished || client.log.readKernel());
   const sampler = setInterval(readKernels, SAMPLE_EVERY_MS);
   try {
-    for (const setup of setups) clients.push(await connectClient(peer, setup, t));
+    for (const setup of setups) if (!rows.has(setup)) clients.push(await connectClient(peer, setup, t));
     await peer.waitForConnections(clients.length);
     report({ type: 'start', scenario, where: 'here' });
 
@@ -485,7 +507,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const scenarios = options.scenarios ?? SCENARIO_NAMES;
   const setups = options.setups ?? SETUP_NAMES;
   // A picture that cannot be written fails now, not after the whole drill.
-  if (options.svg !== undefined) await access(dirname(resolve(options.svg)), constants.W_OK);
+  if (options.svg !== undefined) await checkSvgTarget(options.svg);
   const here: Scenario[] = [];
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
@@ -517,8 +539,31 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const all = [...results.flat(), ...skipped];
   const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + ROW_ORDER.indexOf(row.setup);
   const rows = all.sort((a, b) => order(a) - order(b));
-  if (options.svg) await writeFile(options.svg, renderTimeline(rows, { title: drillTitle(t) }));
+  if (options.svg !== undefined) await writeTimeline(options.svg, rows, t);
   return rows;
+}
+
+/**
+ * Whether the drill's picture can go to `path`, checked before the drill
+ * runs: a regular file that may be written, or a new one in a directory
+ * that may be. A directory, a device (/dev/full) or an empty name are
+ * ERR_INVALID_ARG_VALUE; a missing permission or directory is the system's
+ * error (EACCES, ENOENT) with its code and syscall.
+ */
+export async function checkSvgTarget(path: string): Promise<void> {
+  if (path === '') throw invalidValue('svg', 'must name a file; got an empty name');
+  const existing = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (existing?.isDirectory()) throw invalidValue('svg', `must name a file; ${path} is a directory`);
+  if (existing && !existing.isFile()) throw invalidValue('svg', `must name a regular file; ${path} is not one (a device, a pipe or a socket)`);
+  await access(existing ? path : dirname(resolve(path)), constants.W_OK);
+}
+
+/** Draws the rows' timelines into `path`, one self-contained SVG. */
+export async function writeTimeline(path: string, rows: DrillRow[], timings: Partial<Timings> = {}): Promise<void> {
+  await writeFile(path, renderTimeline(rows, { title: drillTitle(resolveTimings(timings)) }));
 }
 
 /** The middlebox scenario's obstacle in obstacleTo()'s shape: no namespace of ours would remove it. */
