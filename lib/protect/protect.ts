@@ -96,8 +96,18 @@ function track(socket: Protected, policy: CompiledPolicy): void {
 const LISTENERS_PASS_ON_OPTIONS = process.platform === 'linux';
 const kCarried = Symbol('tcp-keepalive.listener-policy');
 const kShared = Symbol('tcp-keepalive.listener-shared');
-/** A cluster worker's listeners are the primary's socket, shared by every worker (SCHED_NONE), or not in this process at all (SCHED_RR). */
-const IN_CLUSTER_WORKER = process.env.NODE_UNIQUE_ID !== undefined;
+let clusterWorker: boolean | undefined;
+/**
+ * A cluster worker's listeners are the primary's socket, shared by every
+ * worker (SCHED_NONE), or not in this process at all (SCHED_RR). Node
+ * deletes NODE_UNIQUE_ID before the application runs, so the cluster module
+ * answers; only a process with an IPC channel can be a worker.
+ */
+function inClusterWorker(): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  clusterWorker ??= process.channel !== undefined && (require('node:cluster') as typeof import('node:cluster').default).isWorker;
+  return clusterWorker as boolean;
+}
 
 interface Carried {
   protection: CompiledProtection;
@@ -122,7 +132,7 @@ function listenerFd(server: Listener | null | undefined): number {
 }
 
 function mayCarry(server: Listener, protection: CompiledProtection | undefined): protection is CompiledProtection {
-  return LISTENERS_PASS_ON_OPTIONS && protection !== undefined && !protection.serverRulesByHost && !IN_CLUSTER_WORKER && !server[kShared] && hasAddon();
+  return LISTENERS_PASS_ON_OPTIONS && protection !== undefined && !protection.serverRulesByHost && !server[kShared] && hasAddon() && !inClusterWorker();
 }
 
 function onListenStart(server: Listener, existing: boolean): void {
@@ -137,6 +147,11 @@ function onListening(server: Listener): void {
 
 function onAccepted(socket: Protected): void {
   const protection = active[active.length - 1];
+  // Sent to another process in its 'connection' handler (Node emits 'connection' before publishing): not ours to hold.
+  if (socket._handle === null) {
+    socket[kPolicy] = LEFT;
+    return;
+  }
   const server = socket.server;
   const fd = listenerFd(server);
   if (fd < 0 || !mayCarry(server!, protection) || isUnixDomain(socket)) {

@@ -14,9 +14,9 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-function start(app: string, env: Record<string, string>, preload = true, stdio?: Array<net.Socket>): Child {
+function start(app: string, env: Record<string, string>, preload = true, passed: net.Socket[] = []): Child {
   const execArgv = preload ? ['--require', REGISTER, '--require', OBSERVER] : ['--require', OBSERVER];
-  const child = new Child(app, { TCP_KEEPALIVE: POLICY_TEXT, ...env }, execArgv, stdio);
+  const child = new Child(app, { TCP_KEEPALIVE: POLICY_TEXT, ...env }, execArgv, passed);
   cleanup.push(() => child.stop());
   return child;
 }
@@ -79,5 +79,81 @@ describe.skipIf(!isLinux)(`accepted sockets${isLinux ? '' : ' (skipped: the obse
     for (let i = 0; i < 3; i++) await connectMany(serverPort, 1);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expectAllProtected(await burst(child, serverPort, 3), BURST + 3);
+  });
+});
+
+describe.skipIf(!isLinux)(`cluster${isLinux ? '' : ' (skipped: the observer reads /proc)'}`, { timeout: 90_000 }, () => {
+  it.each(['rr', 'none'])('CLUSTER_SCHED=%s: after one worker calls unprotect(), the other still lists only sockets that hold the policy', async (sched) => {
+    const child = start(fixture('cluster-app.cjs'), { CLUSTER_SCHED: sched }, false);
+    const fromWorker = <T>(index: number, pick: (message: any) => T | undefined) =>
+      child.next((m) => (m.worker === index ? pick(m.message) : undefined));
+    const [{ serverPort }] = await Promise.all([fromWorker(0, (m) => m.ready), fromWorker(1, (m) => m.ready)]);
+    const count = async (index: number) => {
+      const answer = fromWorker(index, (m) => m.acceptedCount as number | undefined);
+      child.process.send({ to: index, command: 'count' });
+      return answer;
+    };
+    const report = async (index: number) => {
+      const answer = fromWorker(index, (m) => (m.report ? (m as Report) : undefined));
+      child.process.send({ to: index, command: 'report' });
+      return answer;
+    };
+    /** Connects in batches until worker `index` has accepted at least `atLeast`. */
+    const until = async (index: number, atLeast: number) => {
+      for (let batch = 0; (await count(index)) < atLeast; batch++) {
+        if (batch === 60) throw new Error(`worker ${index} accepted fewer than ${atLeast} connections`);
+        await connectMany(serverPort, 4);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    // both workers have accepted (and, before the fix, given their listener the policy)
+    await until(0, 1);
+    await until(1, 1);
+    const unprotected = fromWorker(0, (m) => m.unprotected);
+    child.process.send({ to: 0, command: 'unprotect' });
+    await unprotected;
+    const before = await count(1);
+    await until(1, before + 8);
+    const stillProtected = await report(1);
+    expect(stillProtected.report.length).toBeGreaterThanOrEqual(before + 8);
+    expectAllProtected(stillProtected, stillProtected.report.length);
+    const left = await report(0);
+    expect(left.inventory).toHaveLength(0);
+    expect(left.stats.live).toBe(0);
+  });
+});
+
+describe.skipIf(!isLinux)(`sockets that move between processes${isLinux ? '' : ' (skipped: the observer reads /proc)'}`, { timeout: 90_000 }, () => {
+  it('hand-off with child.send("socket", s): the sender lets each go, the receiver protects and lists each', async () => {
+    const preload = ['--require', REGISTER, '--require', OBSERVER];
+    const child = start(fixture('handoff-app.cjs'), { HANDOFF_EXEC_ARGV: JSON.stringify(preload) });
+    const { serverPort } = await child.next((m) => m.ready);
+    const HANDOFFS = 60;
+    for (let i = 0; i < HANDOFFS; i += 10) await connectMany(serverPort, 10);
+    for (;;) {
+      const received = child.next((m) => (m.child?.receivedCount !== undefined ? (m.child.receivedCount as number) : undefined));
+      child.process.send({ toChild: 'count' });
+      if ((await received) === HANDOFFS) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const sender = await child.report();
+    expect(sender.inventory).toHaveLength(0);
+    expect(sender.stats.live).toBe(0);
+    const receiverReport = child.next((m) => (m.child?.report ? (m.child as Report) : undefined));
+    child.process.send({ toChild: 'report' });
+    expectAllProtected(await receiverReport, HANDOFFS);
+  });
+
+  it('a socket made with new net.Socket({ fd }) and one received over IPC are protected and listed', async () => {
+    const server = net.createServer((socket) => socket.on('error', () => {}));
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const [forFd, forIpc] = await connectMany(port, 2);
+    const child = start(fixture('fd-app.cjs'), {}, true, [forFd]);
+    await child.next((m) => m.ready);
+    const received = child.next((m) => m.receivedCount);
+    child.process.send('socket', forIpc);
+    await received;
+    expectAllProtected(await child.report(), 2);
   });
 });
