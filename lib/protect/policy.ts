@@ -1,7 +1,7 @@
 // What protect() applies: a base policy and rules, validated once and
 // compiled to what the kernel layer takes, so reaching a socket costs no
 // parsing. The TCP_KEEPALIVE variable is the same options as text.
-import { parseDuration } from '../time';
+import { INT32_MAX, parseDuration } from '../time';
 import { planFor } from '../plan';
 import { describeValue, invalidType, invalidValue, outOfRange } from '../errors';
 import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../kernel/keepalive';
@@ -40,6 +40,8 @@ export interface CompiledPolicy {
   idleMs: number;
   /** index of the rule that chose it, null for the base policy */
   rule: number | null;
+  /** all four options known, 'auto' worked out: the addon's arguments for a connected socket, or null */
+  native: [idleS: number, intervalS: number, count: number, userTimeoutMs: number] | null;
 }
 
 interface CompiledRule {
@@ -105,7 +107,13 @@ function compilePolicy(options: unknown, name: string, rule: number | null, node
   const idleMs = request.idleS > 0 ? request.idleS * 1000 : defaults.idle;
   const intervalMs = request.intervalS > 0 ? request.intervalS * 1000 : nodeSetsIntervalAndCount ? NODE_INTERVAL_MS : defaults.interval;
   const count = request.count > 0 ? request.count : nodeSetsIntervalAndCount ? NODE_COUNT : defaults.count;
-  return { options: expanded, request, budgetMs: idleMs + intervalMs * count, idleMs, rule };
+  let native: CompiledPolicy['native'] = null;
+  if (!nodeOnly && request.idleS > 0 && request.intervalS > 0 && request.count > 0 && request.userTimeoutMs !== -1) {
+    // as applyToFd works out 'auto', once here instead of at every socket
+    const userTimeoutMs = request.userTimeoutMs === 'auto' ? Math.min((request.idleS + request.intervalS * request.count) * 1000, INT32_MAX) : request.userTimeoutMs;
+    native = [request.idleS, request.intervalS, request.count, userTimeoutMs];
+  }
+  return { options: expanded, request, budgetMs: idleMs + intervalMs * count, idleMs, rule, native };
 }
 
 const hasPolicyKey = (options: object) => POLICY_KEYS.some((key) => (options as Record<string, unknown>)[key] !== undefined);

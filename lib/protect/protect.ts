@@ -39,7 +39,12 @@ let uninstall: (() => void) | null = null;
 
 /** The policy, then what the application itself set through this package on top. */
 function enforce(socket: Protected, policy: CompiledPolicy): void {
-  applyRequest(socket, policy.request);
+  const fd = policy.native === null || socket.connecting ? -1 : handleFd(socket);
+  if (fd >= 0) {
+    // The common case, straight to the addon: what applyRequest would do after finding the fd.
+    const [idleS, intervalS, count, userTimeoutMs] = policy.native!;
+    binding.setKeepAlive(fd, true, idleS, intervalS, count, userTimeoutMs);
+  } else applyRequest(socket, policy.request);
   const explicit = socket[kExplicit];
   if (explicit !== undefined) applyRequest(socket, explicit);
 }
@@ -316,21 +321,20 @@ function adopt(socket: Protected): void {
  * connected to a host itself.
  */
 function onUnseen(socket: Protected): void {
+  if (socket.server === undefined) {
+    // Still in the Socket constructor (every accepted socket comes here): an accepted socket is published right after it.
+    socket[kPolicy] = ADOPTING;
+    process.nextTick(adopt, socket);
+    return;
+  }
   if (socket.destroyed || active.length === 0) return;
   if (socket.connecting) {
     reachClient(socket);
     return;
   }
-  const kind = socket._handle?.constructor?.name;
   // TLS and other wrappers: the TCP socket under them is the one protected.
-  if (kind !== 'TCP') {
+  if (socket._handle?.constructor?.name !== 'TCP') {
     socket[kPolicy] = LEFT;
-    return;
-  }
-  if (socket.server === undefined) {
-    // Still in the Socket constructor: an accepted socket is published right after it.
-    socket[kPolicy] = ADOPTING;
-    process.nextTick(adopt, socket);
     return;
   }
   decide(socket, typeof socket._host === 'string' && socket.server === null ? 'client' : 'server');
