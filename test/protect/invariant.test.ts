@@ -95,8 +95,9 @@ describe.skipIf(!isLinux)(`cluster${isLinux ? '' : ' (skipped: the observer read
     };
     const report = async (index: number) => {
       const answer = fromWorker(index, (m) => (m.report ? (m as Report) : undefined));
+      const accepted = fromWorker(index, (m) => m.acceptedAtReport as number | undefined);
       child.process.send({ to: index, command: 'report' });
-      return answer;
+      return { ...(await answer), accepted: await accepted };
     };
     /** Connects in batches until worker `index` has accepted at least `atLeast`. */
     const until = async (index: number, atLeast: number) => {
@@ -115,8 +116,12 @@ describe.skipIf(!isLinux)(`cluster${isLinux ? '' : ' (skipped: the observer read
     const before = await count(1);
     await until(1, before + 8);
     const stillProtected = await report(1);
-    expect(stillProtected.report.length).toBeGreaterThanOrEqual(before + 8);
-    expectAllProtected(stillProtected, stillProtected.report.length);
+    expect(stillProtected.accepted).toBeGreaterThanOrEqual(before + 8);
+    // With SCHED_RR a handle the primary sent may be in this process before its 'connection' runs: all the kernel holds has the policy,
+    // and sockets() lists each socket the app has accepted.
+    expect(stillProtected.report.map((s) => s.keepalive)).toEqual(Array(stillProtected.report.length).fill(POLICY));
+    expect(stillProtected.inventory.map((s) => s.keepalive)).toEqual(Array(stillProtected.accepted).fill(POLICY));
+    expect(stillProtected.stats).toMatchObject({ protected: stillProtected.accepted, live: stillProtected.accepted });
     const left = await report(0);
     expect(left.inventory).toHaveLength(0);
     expect(left.stats.live).toBe(0);
