@@ -13,6 +13,12 @@
 // - memory kept per protected socket: JS heap after GC, with minus without.
 // `node bench/preload.js --profile` instead writes a --cpu-prof profile of
 // the preloaded churn and prints where its time goes.
+// `node bench/preload.js --instructions` counts instead the instructions each
+// connection costs in user space (valgrind --tool=callgrind: the same count
+// on every run of the same code, whatever the machine's load; system calls
+// count only as the instructions that make them, not the kernel's work):
+// each variant churns SMALL and LARGE connections, and the difference over
+// LARGE - SMALL is the cost of one connection, start-up and warm-up excluded.
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const os = require('node:os');
@@ -93,6 +99,7 @@ function churn() {
     ratios['floor / none'].push(result.floor / result.none);
     ratios['package / none'].push(result.package / result.none);
     ratios['package / floor'].push(result.package / result.floor);
+    if ((rounds + 1) % 6 === 0) process.stderr.write(`  after ${rounds + 1} rounds: package / floor ${show(medianInterval(ratios['package / floor']))}\n`);
     if (rounds + 1 >= MIN_ROUNDS) {
       const { low, high } = medianInterval(ratios['package / floor']);
       if (high - low < TARGET_WIDTH) {
@@ -130,6 +137,35 @@ function memory() {
   );
 }
 
+function instructions() {
+  const small = Number(process.env.BENCH_SMALL || 200);
+  const large = Number(process.env.BENCH_LARGE || 1200);
+  const repeats = Number(process.env.BENCH_REPEATS || 3);
+  const dir = mkdtempSync(path.join(os.tmpdir(), `tcp-keepalive-callgrind-${process.pid}-`));
+  const count = (execArgv, connections) => {
+    const out = path.join(dir, 'callgrind.out');
+    execFileSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...execArgv, CHILD, 'churn', String(connections), String(CONCURRENCY)], {
+      cwd: ROOT,
+      env: { ...process.env, TCP_KEEPALIVE: POLICY },
+      stdio: 'ignore',
+    });
+    return Number(/^totals: (\d+)/m.exec(readFileSync(out, 'utf8'))[1]);
+  };
+  const perConnection = Object.fromEntries(NAMES.map((name) => [name, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const index of PERMUTATIONS[r % PERMUTATIONS.length]) {
+      const name = NAMES[index];
+      perConnection[name].push((count(VARIANTS[name], large) - count(VARIANTS[name], small)) / (large - small));
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const spread = (xs) => `${((Math.max(...xs) / Math.min(...xs) - 1) * 100).toFixed(2)}%`;
+  console.log(`user-space instructions per connection (valgrind callgrind, ${large} - ${small} connections, ${repeats} runs each; median, spread max/min):`);
+  for (const name of NAMES) console.log(`  ${name.padEnd(8)} ${median(perConnection[name]).toFixed(0).padStart(8)}  (spread ${spread(perConnection[name])})`);
+  const m = Object.fromEntries(NAMES.map((name) => [name, median(perConnection[name])]));
+  console.log(`  above no preload: floor +${(m.floor - m.none).toFixed(0)}, package +${(m.package - m.none).toFixed(0)}; package above the floor: +${(m.package - m.floor).toFixed(0)} = ${(((m.package - m.floor) / m.floor) * 100).toFixed(2)}% of the floor's user-space instructions`);
+}
+
 /** Self time by function, from a --cpu-prof profile of the preloaded churn. */
 function profile() {
   const dir = mkdtempSync(path.join(os.tmpdir(), `tcp-keepalive-prof-${process.pid}-`));
@@ -161,6 +197,7 @@ function profile() {
 const { clientMechanism } = require('..');
 console.log(`preload cost, Node ${process.version}, client sockets reached by: ${clientMechanism()}, policy ${POLICY}`);
 if (process.argv.includes('--profile')) profile();
+else if (process.argv.includes('--instructions')) instructions();
 else {
   churn();
   memory();
