@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'ERR_OUT_OF_RANGE'
   | 'ERR_INVALID_ARG_VALUE'
   | 'ERR_SOCKET_CLOSED'
+  | 'ERR_TCP_KEEPALIVE_BUNDLE'
   | 'ERR_TCP_KEEPALIVE_NO_FD'
   | 'ERR_TCP_KEEPALIVE_UNSUPPORTED';
 
@@ -45,4 +46,23 @@ export function noFd(what: string): Error {
 
 export function unsupported(message: string): Error {
   return coded(new Error(message), 'ERR_TCP_KEEPALIVE_UNSUPPORTED');
+}
+
+/** How to run the package from a bundle; docs/platforms.md ("Bundlers") has each bundler's lines. */
+export const BUNDLE_FIX =
+  'mark tcp-keepalive external (esbuild --external:tcp-keepalive, ncc -e tcp-keepalive, webpack externals), ' +
+  'or bundle to CommonJS, or define require, __filename and __dirname in a banner (docs/platforms.md, "Bundlers")';
+
+/**
+ * What a bundler's ES module output throws where CommonJS code needs Node's
+ * require: esbuild's "Dynamic require of "node:net" is not supported", or a
+ * ReferenceError for require, __filename or __dirname. Other errors: undefined.
+ */
+export function bundleError(error: unknown): Error | undefined {
+  const message = error instanceof Error ? error.message : '';
+  if (!/^Dynamic require of ".*" is not supported$|^(require|__filename|__dirname) is not defined$/.test(message)) return undefined;
+  return coded(
+    new Error(`tcp-keepalive cannot run inside this ES module bundle, which gives CommonJS code no require ("${message}"): ${BUNDLE_FIX}`, { cause: error }),
+    'ERR_TCP_KEEPALIVE_BUNDLE',
+  );
 }

@@ -8,6 +8,7 @@
 // (cjs-module-lexer) learns the names for `import { heartbeat } from 'tcp-keepalive'`.
 // lazy() then replaces that placeholder with the getter; its name list is
 // checked against the module's exports by the compiler.
+import type * as Errors from './errors';
 import type * as KernelKeepalive from './kernel/keepalive';
 import type * as ServersAndAgents from './kernel/servers-and-agents';
 import type * as KernelTcpInfo from './kernel/tcp-info';
@@ -26,8 +27,22 @@ import type * as Layers from './layers';
 
 function lazy<M>(load: () => M, names: readonly (keyof M & string)[]): void {
   let loaded: M | undefined;
+  let failed: Error | undefined;
+  const module = (): M => {
+    if (failed) throw failed;
+    try {
+      return (loaded ??= load());
+    } catch (error) {
+      // Inside an ES module bundle the module cannot require Node's own
+      // modules; the bundler then keeps it half-loaded, so the coded error
+      // stands for every later use too.
+      const bundle = (require('./errors') as typeof Errors).bundleError(error);
+      if (!bundle) throw error;
+      throw (failed = bundle);
+    }
+  };
   for (const name of names) {
-    Object.defineProperty(exports, name, { enumerable: true, configurable: true, get: () => (loaded ??= load())[name] });
+    Object.defineProperty(exports, name, { enumerable: true, configurable: true, get: () => module()[name] });
   }
 }
 

@@ -12,12 +12,15 @@ import { Heartbeat } from './heartbeat/framed';
 import { ProtocolMonitor, type Monitor } from './heartbeat/monitor';
 import { checkHooks, checkKeepAliveOptions, heartbeatSettingsFor, type HeartbeatOptions, type KeepAliveLayersOptions, type Timing } from './heartbeat/options';
 
+/** A layer `keepAlive()` can put in effect: kernel keepalive, or the application heartbeat. */
 export type Layer = 'kernel' | 'heartbeat';
 export type { Fallback, KeepAliveLayersOptions } from './heartbeat/options';
 
+/** What `keepAlive()` put in effect. */
 export interface KeepAliveLayers {
   /** what the kernel holds, null when the kernel layer is off or the socket is still connecting */
   kernel: KeepAliveState | null;
+  /** the heartbeat, null when it is not in effect; `stop()` ends it */
   heartbeat: Heartbeat | Monitor | null;
   /** the layers in effect */
   layers: Layer[];
@@ -75,7 +78,19 @@ function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: H
 
 /**
  * Watches a connection with kernel keepalive, the heartbeat, or both, as
- * `fallback` says, and reports which layers are in effect.
+ * `fallback` says, and reports which layers are in effect. One budget for
+ * both: dead after idle + interval × count ms of silence. The kernel layer
+ * also sets `userTimeout: 'auto'` where the platform has one.
+ *
+ * @throws `ERR_HEARTBEAT_NO_PROTOCOL` when the heartbeat is needed and
+ *   `heartbeat` gives neither `framing` nor `ping` (nothing is set then);
+ *   `ERR_TCP_KEEPALIVE_UNSUPPORTED` with fallback 'never' when the kernel
+ *   cannot do what was asked; TypeError / RangeError naming the option.
+ * @example
+ * ```js
+ * const { layers } = keepAlive(socket, { idle: 300, interval: 100, count: 2, heartbeat: { framing: 'compact' } });
+ * // layers: ['heartbeat']: the kernel counts whole seconds
+ * ```
  */
 export function keepAlive(socket: net.Socket | Duplex, options: KeepAliveLayersOptions): KeepAliveLayers {
   if (!socket || typeof (socket as Duplex).on !== 'function') throw invalidType('socket', 'a net.Socket or another Duplex stream', socket);

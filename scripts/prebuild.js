@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Makes the N-API prebuilds that ship in the tarball, loaded at require time:
+// Makes the N-API prebuilds that ship in the tarball, found by node-gyp-build
+// (lib/native.ts) at the first native call, by the names prebuildify writes:
 //   prebuilds/linux-<arch>/tcp-keepalive.<glibc|musl>.node, prebuilds/<platform>-<arch>/tcp-keepalive.node
 //
 // Usage: npm run prebuild [-- [--allow-unavailable] [--if-stale] [target ...]]

@@ -4,7 +4,7 @@
 // tests use (scripts/install-test-deps.sh: apt-get as root), then the
 // TypeScript (compiled, and type-checked with the tests), then the prebuilds that test/package/ runs (up-to-date ones are
 // kept; a cross toolchain that cannot be installed skips its target, and the
-// tests of that target say so).
+// tests of that target say so), then Bun and Deno for test/runtimes/.
 // A Node script rather than a shell line: on Windows, npm runs scripts with
 // cmd.exe, where `bash` may be WSL's.
 const { execFileSync } = require('node:child_process');
@@ -18,3 +18,4 @@ if (process.platform === 'linux') run('bash', [path.join(__dirname, 'install-tes
 npm('run', 'compile');
 npm('run', 'typecheck');
 npm('run', 'prebuild', '--', '--allow-unavailable', '--if-stale');
+run(process.execPath, [path.join(__dirname, 'install-runtimes.js')]);

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "find_fd.h"
 #include "harness.h"
 #include "keepalive.h"
 
@@ -14,15 +15,20 @@
 #include <sys/socket.h>
 #endif
 
+#ifdef _WIN32
 // The three libuv calls that name an error the way Node does. Declared here,
 // not through <uv.h>, so the addon compiles against the node-api-headers
 // package alone (the Windows cross build has no Node source headers); node
-// and node.exe export them beside N-API.
+// and node.exe export them beside N-API. POSIX names errors itself
+// (errno_name.h): other runtimes lack them.
 extern "C" {
 int uv_translate_sys_error(int sys_errno);
 const char* uv_err_name(int err);
 const char* uv_strerror(int err);
 }
+#else
+#include "errno_name.h"
+#endif
 
 namespace {
 
@@ -31,10 +37,16 @@ using tcpka::Failure;
 // code/errno/syscall as Node sets them (errno negative, libuv's naming), plus
 // the option so the message says which of several calls failed.
 Napi::Error SystemError(Napi::Env env, int err, const Failure& failed) {
+#ifdef _WIN32
   int uv_err = uv_translate_sys_error(err);
   const char* code = uv_err_name(uv_err);
-  std::string message = std::string(failed.syscall) + " " + failed.what +
-                        " " + code + ": " + uv_strerror(uv_err);
+  std::string text = uv_strerror(uv_err);
+#else
+  int uv_err = -err;
+  const char* code = tcpka::ErrnoName(err);
+  std::string text = tcpka::ErrnoMessage(err);
+#endif
+  std::string message = std::string(failed.syscall) + " " + failed.what + " " + code + ": " + text;
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", code);
   error.Set("errno", Napi::Number::New(env, uv_err));
@@ -119,6 +131,22 @@ Napi::Value PeerName(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+// findConnectionFd(hint, localAddress, localPort, remoteAddress, remotePort):
+// the descriptor of that TCP connection in this process, or -1.
+Napi::Value FindFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tcpka::Connection conn;
+  const std::string local = info[1].As<Napi::String>().Utf8Value();
+  const std::string remote = info[3].As<Napi::String>().Utf8Value();
+  if (!tcpka::ParseEndpoint(local.c_str(), info[2].As<Napi::Number>().Int32Value(), &conn.local) ||
+      !tcpka::ParseEndpoint(remote.c_str(), info[4].As<Napi::Number>().Int32Value(), &conn.remote))
+    return Napi::Number::New(env, -1);
+  int fd = -1;
+  Failure failed;
+  if (int err = tcpka::FindConnectionFd(conn, FdArg(info), &fd, &failed)) throw SystemError(env, err, failed);
+  return Napi::Number::New(env, fd);
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   tcpka::TcpInfo ti;
   Failure failed;
@@ -172,6 +200,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("systemDefaults", Napi::Function::New<Defaults>(env, "systemDefaults"));
   exports.Set("tcpInfo", Napi::Function::New<Info>(env, "tcpInfo"));
   exports.Set("peerName", Napi::Function::New<PeerName>(env, "peerName"));
+  exports.Set("findConnectionFd", Napi::Function::New<FindFd>(env, "findConnectionFd"));
   exports.Set("harness", HarnessExports(env));
   return exports;
 }

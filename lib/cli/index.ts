@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'ping-server': async () => (await import('./commands/ping.js')).pingServer,
   'ping-client': async () => (await import('./commands/ping.js')).pingClient,
   drill: async () => (await import('./commands/drill.js')).command,
+  'idle-limit': async () => (await import('./commands/idle-limit.js')).command,
 };
 
 const DEFAULT = 'sysctl';

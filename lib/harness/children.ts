@@ -83,3 +83,15 @@ export function deathSignalPrefix(): string[] {
   const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
   return setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--'] : [];
 }
+
+/**
+ * The command line that runs one of the harness's scripts in this runtime.
+ * Deno runs a script only with `run` and permissions before it; its fork()
+ * adds them itself, but in front of all arguments, so behind a custom
+ * execPath (setpriv) they land where setpriv takes a command. Spelled out
+ * here, spawn() with an 'ipc' stdio works the same in Node, Bun and Deno.
+ */
+export function scriptCommand(script: string, ...args: string[]): string[] {
+  const runtime = process.versions.deno === undefined ? [process.execPath] : [process.execPath, 'run', '--allow-all'];
+  return [...runtime, script, ...args];
+}

@@ -16,6 +16,7 @@ export {
   SETUP_NAMES,
   DEFAULT_TIMINGS,
   PASSING,
+  SCENARIO_SETUPS,
 } from './drill/scenarios';
 export type { Scenario, Setup, Timings, DrillRow, DrillOptions, Progress, Verdict } from './drill/scenarios';
 export type { TimelineEvent, TimelineKind } from './drill/events';
@@ -23,3 +24,5 @@ export { renderTimeline } from './drill/timeline-svg';
 export type { TimelineRow, TimelineOptions } from './drill/timeline-svg';
 export { killAll, liveChildren } from './children';
 export { hasNetAdmin, namespaceSupport } from './privilege';
+export { startMiddlebox, Middlebox, middleboxSupport, FORGETS } from './middlebox';
+export type { Forgets, MiddleboxOptions, MiddleboxPath, MiddleboxSupport } from './middlebox';

@@ -1,11 +1,11 @@
 // The harness's handle on a peer process: start it, learn what it accepted,
 // kill it in one of the ways connections die.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deathSignalPrefix, track } from './children';
+import { deathSignalPrefix, scriptCommand, track } from './children';
 import { canAdministerNetwork } from './privilege';
 import type { FromPeer, PeerAction, PeerConnectionStats, PeerStartOptions, ToPeer } from './protocol';
 import { coded } from '../errors';
@@ -15,12 +15,15 @@ export type { PeerConnectionStats } from './protocol';
 /** The ways the harness can kill a peer. */
 export type Death = 'crash' | 'reset' | 'restart' | 'blackhole' | 'blackhole-busy' | 'hang';
 
+/** A death the harness caused, and when. */
 export interface DeathRecord {
+  /** how the peer died */
   death: Death;
   /** Date.now() when the death took effect */
   at: number;
 }
 
+/** Options of `startPeer()`. */
 export interface PeerOptions {
   /** loopback address to listen on; default 127.0.0.1 */
   host?: string;
@@ -28,6 +31,8 @@ export interface PeerOptions {
   delay?: number;
   /** ms to wait for the peer to start or answer; default 10000 */
   timeout?: number;
+  /** argv the peer process is started through, e.g. nsenter into another network namespace (a middlebox's server side) */
+  prefix?: string[];
 }
 
 const NEEDS_NET_ADMIN: Partial<Record<Death, string>> = {
@@ -62,9 +67,16 @@ function peerScript(): string {
 /** A message before the peer gets its reference number. */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'ref'> : never;
 
+/**
+ * A peer process on loopback that answers heartbeats and can be killed in
+ * every way a connection dies (`kill(death)`); start one with `startPeer()`.
+ */
 export class Peer {
+  /** the address it listens on */
   readonly host: string;
+  /** the port it listens on */
   readonly port: number;
+  /** its process id */
   readonly pid: number;
   private readonly child: ChildProcess;
   private readonly timeout: number;
@@ -94,14 +106,8 @@ export class Peer {
   static async start(options: PeerOptions = {}): Promise<Peer> {
     const start: PeerStartOptions = { host: options.host ?? '127.0.0.1', delay: options.delay ?? 0 };
     const timeout = options.timeout ?? 10_000;
-    const [execPath, ...prefix] = [...deathSignalPrefix(), process.execPath];
-    const child = track(
-      fork(peerScript(), [JSON.stringify(start)], {
-        execPath,
-        execArgv: prefix,
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      }),
-    );
+    const [command, ...args] = [...deathSignalPrefix(), ...(options.prefix ?? []), ...scriptCommand(peerScript(), JSON.stringify(start))];
+    const child = track(spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const listening = new Promise<Extract<FromPeer, { ev: 'listening' }>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`The harness peer did not start within ${timeout} ms`)), timeout);
       child.on('message', (m: FromPeer) => {
@@ -157,20 +163,37 @@ export class Peer {
     });
   }
 
-  /** True while the peer process exists (also when frozen). */
+  /**
+   * True while the peer process exists (also when frozen). Deno 2.9 reports
+   * a stopped child as ended (signalCode 'SIGSTOP', no 'exit' event) and then
+   * refuses to signal it, so a stop is not taken for an end, /proc has the
+   * last word on Linux, and signals go through process.kill().
+   */
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    if (this.child.exitCode !== null || (this.child.signalCode !== null && this.child.signalCode !== 'SIGSTOP')) return false;
+    const state = procState(this.pid);
+    return state === undefined || (state !== null && state !== 'Z');
   }
 
   /** True when the peer process is frozen (SIGSTOP). */
   get frozen(): boolean {
-    if (process.platform !== 'linux' || !this.running) return false;
+    return this.running && procState(this.pid) === 'T';
+  }
+
+  private signal(signal: NodeJS.Signals): void {
     try {
-      // /proc/<pid>/stat: "pid (comm) state ...": T is stopped by a signal.
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'T';
+      process.kill(this.pid, signal);
     } catch {
-      return false;
+      // gone already
+    }
+  }
+
+  /** Resolves when the process has ended: its 'exit' event, or (Deno, see running) /proc saying so. */
+  private async ended(): Promise<void> {
+    const exited = once(this.child, 'exit');
+    while (this.running) {
+      const tick = sleep(10);
+      if ((await Promise.race([exited.then(() => true), tick.then(() => false)])) === true) return;
     }
   }
 
@@ -190,16 +213,15 @@ export class Peer {
     if (why) throw coded(new Error(why), 'EPERM');
     if (death === 'crash') {
       if (!this.running) throw new Error('The harness peer is not running');
-      const exited = once(this.child, 'exit');
       const at = Date.now();
-      this.child.kill('SIGKILL');
-      await exited;
+      this.signal('SIGKILL');
+      await this.ended();
       return { death, at };
     }
     if (death === 'hang') {
       if (!this.running) throw new Error('The harness peer is not running');
       const at = Date.now();
-      this.child.kill('SIGSTOP');
+      this.signal('SIGSTOP');
       // The stop lands asynchronously; return once it has, so callers see it.
       for (let waited = 0; process.platform === 'linux' && !this.frozen && waited < 2000; waited += 5) await sleep(5);
       return { death, at };
@@ -226,19 +248,44 @@ export class Peer {
 
   /** Thaws a frozen peer (SIGCONT). */
   resume(): void {
-    if (this.running) this.child.kill('SIGCONT');
+    if (this.running) this.signal('SIGCONT');
   }
 
   /** Ends the peer process (frozen or not) and waits until it is gone. */
   async close(): Promise<void> {
     if (!this.running) return;
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGKILL');
-    await exited;
+    this.signal('SIGKILL');
+    await this.ended();
   }
 }
 
-/** Starts a peer process listening on loopback; see Peer. */
+/**
+ * Starts a peer process listening on loopback, answering heartbeats; see
+ * Peer. Call `killAll()` in afterEach so that no peer outlives a test.
+ *
+ * @throws an Error when the peer does not start within `options.timeout` ms.
+ * @example
+ * ```js
+ * const peer = await startPeer();
+ * const socket = net.connect(peer.port, peer.host);
+ * const { at } = await peer.kill('hang'); // or 'crash', 'reset', 'restart', 'blackhole'
+ * ```
+ */
 export function startPeer(options?: PeerOptions): Promise<Peer> {
   return Peer.start(options);
+}
+
+/**
+ * The state letter of /proc/<pid>/stat ("pid (comm) state ..."): T stopped
+ * by a signal, Z ended and not yet reaped; null when there is no such
+ * process, undefined where there is no /proc.
+ */
+function procState(pid: number): string | null | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0];
+  } catch {
+    return null;
+  }
 }

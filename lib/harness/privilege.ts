@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { handleFd } from '../kernel/socket';
 import { harnessBinding } from './native';
 
 const CAP_NET_ADMIN = 12;
@@ -31,17 +32,23 @@ let probe: Promise<boolean> | undefined;
 export function canAdministerNetwork(): Promise<boolean> {
   if (!hasNetAdmin()) return Promise.resolve(false);
   probe ??= (async () => {
+    // A connected socket rather than the listener: its fd is found in Bun
+    // and Deno too (handleFd), where no listener shows one.
     const server = net.createServer();
+    let client: net.Socket | undefined;
     try {
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
-      const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+      client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      await once(client, 'connect');
+      const fd = handleFd(client);
       harnessBinding.attachDropFilter(fd);
       harnessBinding.detachFilter(fd);
       return true;
     } catch {
       return false;
     } finally {
+      client?.destroy();
       server.close();
     }
   })();

@@ -8,6 +8,7 @@ export type ToPeer =
   | { op: 'delay'; ref: number; ms: number; connection?: number }
   | { op: 'stats'; ref: number };
 
+/** One connection the peer accepted, as `peer.stats()` lists it. */
 export interface PeerConnectionStats {
   /** the peer's own number for the connection, from 1 */
   id: number;
@@ -15,6 +16,7 @@ export interface PeerConnectionStats {
   remotePort: number;
   /** bytes the peer's application has received on it */
   bytesRead: number;
+  /** whether it is still open at the peer */
   open: boolean;
 }
 

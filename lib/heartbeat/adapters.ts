@@ -8,10 +8,15 @@ import { timingFor, type MonitorTiming } from './options';
 
 /** What the monitor uses of a `ws` WebSocket (kept structural: ws is not a dependency). */
 export interface WebSocketLike {
+  /** 1 while open; the monitor stops at 3 (closed) */
   readonly readyState: number;
+  /** sends a WebSocket ping frame */
   ping(data?: unknown, mask?: boolean, callback?: (error?: Error) => void): void;
+  /** closes at once, without the closing handshake: what the monitor does on death */
   terminate(): void;
+  /** the monitor listens for 'pong', 'message', 'ping' and 'close' */
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** the monitor removes its listeners when it stops */
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -21,6 +26,15 @@ const WS_CLOSED = 3;
 /**
  * Watches a WebSocket with WebSocket ping/pong frames. Any message, ping or
  * pong from the peer is a sign of life. On death the socket is terminated.
+ * Timing in ms (default: dead after 15 000 + 5 000 × 3). Stops by itself
+ * when the socket closes, or with `stop()`.
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `ws` is not a WebSocket of
+ *   the `ws` package; RangeError `ERR_OUT_OF_RANGE` for a timing out of range.
+ * @example
+ * ```js
+ * wss.on('connection', (ws) => wsHeartbeat(ws, { idle: 10_000, interval: 2_000, count: 3 }));
+ * ```
  */
 export function wsHeartbeat(ws: WebSocketLike, options: MonitorTiming = {}): Monitor {
   if (!ws || typeof ws.ping !== 'function' || typeof ws.terminate !== 'function' || typeof ws.on !== 'function') {
@@ -43,7 +57,10 @@ export function wsHeartbeat(ws: WebSocketLike, options: MonitorTiming = {}): Mon
 /**
  * Watches an HTTP/2 session (client or server side) with HTTP/2 PING frames.
  * Any byte received on the session is a sign of life. On death the session
- * is destroyed with the error.
+ * is destroyed with the error (`ERR_HEARTBEAT_TIMEOUT`). Timing in ms.
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` when `session` is not an
+ *   `Http2Session`; RangeError `ERR_OUT_OF_RANGE` for a timing out of range.
  */
 export function http2Heartbeat(session: Http2Session, options: MonitorTiming = {}): Monitor {
   if (!session || typeof session.ping !== 'function' || typeof session.destroy !== 'function') {

@@ -79,8 +79,11 @@ function watch(connection: DriverConnection, options: MonitorTiming): Monitor {
 
 /** What the heartbeat uses of an ioredis client (structural: ioredis is not a dependency). */
 export interface IoredisLike {
+  /** the socket of the current connection; a new one after each reconnect */
   stream?: net.Socket;
+  /** commands sent and not yet answered: while there are any, no PING is sent */
   commandQueue: { length: number };
+  /** Redis PING */
   ping(): Promise<unknown>;
 }
 
@@ -110,7 +113,9 @@ export function ioredisHeartbeat(redis: IoredisLike, options: MonitorTiming = {}
 export interface PgClientLike {
   /** a net.Socket (or TLSSocket) once connected; typed as pg's typings have it */
   connection: { stream: Duplex };
+  /** used for the heartbeat's `SELECT 1` */
   query(text: string, callback: (error: Error | null) => void): unknown;
+  /** the heartbeat's death reaches the application as the client's 'error' */
   on(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -144,7 +149,9 @@ export function pgHeartbeat(client: PgClientLike, options: MonitorTiming = {}): 
 
 /** What the heartbeat uses of a mysql2 Connection (structural: mysql2 is not a dependency). */
 export interface Mysql2ConnectionLike {
+  /** COM_PING */
   ping(callback: (error: Error | null) => void): unknown;
+  /** the heartbeat's death is emitted as 'error' (fatal: true) */
   emit(event: string, ...args: unknown[]): boolean;
 }
 

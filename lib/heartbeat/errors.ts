@@ -4,7 +4,9 @@ import { coded } from '../errors';
 
 export type HeartbeatErrorCode = 'ERR_HEARTBEAT_TIMEOUT' | 'ERR_HEARTBEAT_UNKNOWN_TYPE' | 'ERR_HEARTBEAT_NO_PROTOCOL';
 
+/** A heartbeat's verdict: `count` PINGs went unanswered; emitted with 'dead', and the socket destroyed with it (unless destroyOnDead is false). */
 export interface HeartbeatTimeoutError extends Error {
+  /** always 'ERR_HEARTBEAT_TIMEOUT' */
   code: 'ERR_HEARTBEAT_TIMEOUT';
   /** PINGs sent without an answer */
   probes: number;
@@ -12,7 +14,9 @@ export interface HeartbeatTimeoutError extends Error {
   sinceLastReceived: number;
 }
 
+/** `heartbeat()` received a frame of a type it was not told about; emitted as 'error', and decoding goes on. */
 export interface UnknownTypeError extends Error {
+  /** always 'ERR_HEARTBEAT_UNKNOWN_TYPE' */
   code: 'ERR_HEARTBEAT_UNKNOWN_TYPE';
   /** the type field as read from the wire */
   type: number;

@@ -179,7 +179,22 @@ export class Heartbeat extends Monitor {
   }
 }
 
-/** Starts the built-in heartbeat on a stream whose both ends use this package's framing. */
+/**
+ * Starts the built-in heartbeat on a stream whose both ends use this
+ * package's framing: it takes the stream over (application data travels as
+ * 'message' frames and `send()`), answers the peer's PINGs, sends its own
+ * after `idle` ms of silence and every `interval` ms while unanswered, and
+ * after `count` unanswered PINGs emits 'dead' and destroys the stream with
+ * an `ERR_HEARTBEAT_TIMEOUT` error. Times in ms.
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` naming
+ *   the option; RangeError `ERR_OUT_OF_RANGE` for a time out of range.
+ * @example
+ * ```js
+ * const hb = heartbeat(socket, { idle: 1000, interval: 500, count: 3, framing: 'compact' });
+ * hb.on('dead', (err) => console.error(err.code)); // ERR_HEARTBEAT_TIMEOUT
+ * ```
+ */
 export function heartbeat(socket: Duplex, options: HeartbeatOptions = {}): Heartbeat {
   return new Heartbeat(socket, options);
 }

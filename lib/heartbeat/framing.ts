@@ -9,16 +9,25 @@
 //   the payload: a PING or PONG is 3 bytes.
 import { invalidType, invalidValue, outOfRange } from '../errors';
 
+/**
+ * The heartbeat's wire format. 'classic': 1028-byte frames, a uint32 type
+ * then a 1024-byte payload (the classic C ping-pong programs); 'compact': a
+ * uint8 type, a uint16 payload length, then the payload.
+ */
 export type Framing = 'classic' | 'compact';
 export const FRAMINGS: readonly Framing[] = ['classic', 'compact'];
 
+/** The frame type of a PING (both framings). */
 export const PING = 1;
+/** The frame type of a PONG (both framings). */
 export const PONG = 2;
 /** PONG as the classic server writes it on a little-endian host */
 export const HOST_ORDER_PONG = 0x02000000;
 
+/** Bytes in every classic frame: a 4-byte type and a 1024-byte payload. */
 export const CLASSIC_FRAME = 1028;
 export const CLASSIC_PAYLOAD = 1024;
+/** Bytes of a compact frame's header: type (1) and payload length (2). */
 export const COMPACT_HEADER = 3;
 export const COMPACT_MAX_PAYLOAD = 0xffff;
 
@@ -80,6 +89,7 @@ export function encode(framing: Framing, type: number, payload: Uint8Array = new
  */
 export const PING_PAYLOAD = 12;
 
+/** A PING frame carrying `seq` and the time it is sent (ms, `performance.now()`), for the rtt of its PONG. */
 export function encodePing(framing: Framing, seq: number, sentAt = performance.now()): Buffer {
   // Written in place: one allocation per PING.
   const header = HEADER[framing];

@@ -13,6 +13,7 @@ import { clock, scheduler } from './scheduler';
 export { DEFAULT_TIMING } from './options';
 export type { MonitorOptions, MonitorTiming, Timing } from './options';
 
+/** What the 'pong' event carries. */
 export interface PongInfo {
   /** ms from the PING to this PONG; null when it cannot be known */
   rtt: number | null;
@@ -262,7 +263,21 @@ export class ProtocolMonitor extends Monitor {
   }
 }
 
-/** A monitor for a protocol with its own ping: call alive() on any sign of life, pong() on its answer. */
+/**
+ * A monitor for a protocol with its own ping: call alive() on any sign of
+ * life, pong() on its answer. After `idle` ms without either it calls
+ * `ping()`, then every `interval` ms while unanswered; after `count`
+ * unanswered pings it emits 'dead' with an `ERR_HEARTBEAT_TIMEOUT` error and
+ * calls `destroy` (when destroyOnDead). Times in ms.
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` naming the option (a missing
+ *   `ping`, a hook that is not a function); RangeError `ERR_OUT_OF_RANGE`
+ *   for a time out of range (1 to 2 147 483 647 ms).
+ * @example
+ * ```js
+ * const m = monitor({ idle: 5_000, interval: 1_000, count: 3, ping: () => redis.ping(), destroy: (err) => redis.disconnect() });
+ * ```
+ */
 export function monitor(options: MonitorOptions): Monitor {
   checkObject(options, 'options', 'an object with ping, idle, interval and count');
   const hooks = checkHooks(options);

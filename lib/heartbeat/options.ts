@@ -10,6 +10,7 @@ import { resolutionFor } from './scheduler';
 /** Every time option is at most what setTimeout takes (longer ones fire after 1 ms, with a warning). */
 const MAX_MS = MAX_TIMER_MS;
 
+/** When a heartbeat declares a connection dead: after idle + interval × count ms without a sign of life. */
 export interface MonitorTiming {
   /** ms with nothing received before the first PING (default 15000) */
   idle?: number;
@@ -48,8 +49,10 @@ export interface MonitorHooks {
   busy?: () => boolean;
 }
 
+/** Options of `monitor()`: its timing (ms) and the protocol's own ping. */
 export interface MonitorOptions extends MonitorTiming, MonitorHooks {}
 
+/** Options of `heartbeat()`: its timing (ms) and this package's framing. */
 export interface HeartbeatOptions extends MonitorTiming {
   /** wire framing both ends speak (default 'classic', the 1028-byte frames) */
   framing?: Framing;
@@ -59,9 +62,11 @@ export interface HeartbeatOptions extends MonitorTiming {
   messageTypes?: Iterable<number>;
 }
 
+/** Options of `respond()`. */
 export interface RespondOptions {
   /** ms to wait before a PONG, for tests and demonstrations (default 0) */
   delay?: number;
+  /** wire framing both ends speak (default 'classic') */
   framing?: Framing;
   /** every frame received, PINGs included: for logging (the CLI prints them) */
   onFrame?: (type: number, payload: Buffer) => void;
@@ -224,9 +229,15 @@ export function checkRespondOptions(options: unknown): { delay: number; framing:
   return { delay, framing, onFrame: o.onFrame };
 }
 
+/**
+ * Which layers `keepAlive()` uses: 'auto' the kernel where it can be set as
+ * asked, else the heartbeat; 'always' the heartbeat, plus the kernel where it
+ * can be set; 'never' the kernel only.
+ */
 export type Fallback = 'auto' | 'always' | 'never';
 const FALLBACKS: readonly Fallback[] = ['auto', 'always', 'never'];
 
+/** Options of `keepAlive()`: one budget (ms) for both layers, and how the heartbeat may speak. */
 export interface KeepAliveLayersOptions {
   /** ms of silence before the first probe or PING */
   idle: number;

@@ -14,6 +14,13 @@ export type { RespondOptions } from './options';
  * of the PINGs that arrive while it waits, only the latest is remembered,
  * to be answered next. A PONG held by a full write buffer likewise gives way
  * to a newer one, sent at 'drain'.
+ *
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` naming
+ *   the option; RangeError `ERR_OUT_OF_RANGE` for a `delay` out of range.
+ * @example
+ * ```js
+ * net.createServer((socket) => respond(socket, { framing: 'compact' })).listen(7000);
+ * ```
  */
 export function respond(socket: Duplex, options: RespondOptions = {}): () => void {
   if (!socket || typeof socket.on !== 'function' || typeof socket.write !== 'function') {

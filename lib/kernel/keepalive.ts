@@ -2,17 +2,23 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { binding, hasAddon, missingAddon } from '../native';
+import { binding, hasAddon, missingAddon, missingAddonRemedy } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
 import { resolveSocket, type SocketLike } from './socket';
 
+/**
+ * Kernel keepalive options for {@link setKeepAlive}, `applyToServer`,
+ * `applyToAgent` and `protect()`. Times are in milliseconds; an option left
+ * out keeps the socket's current value. A dead idle peer is noticed after
+ * idle + interval × count.
+ */
 export interface KeepAliveOptions {
-  /** ms of silence before the first probe; rounded up to whole seconds */
+  /** ms of silence before the first probe (TCP_KEEPIDLE); rounded up to whole seconds, Linux 1 to 32 767 000 */
   idle?: number;
-  /** ms between unanswered probes; rounded up to whole seconds */
+  /** ms between unanswered probes (TCP_KEEPINTVL); rounded up to whole seconds, Linux 1 to 32 767 000 */
   interval?: number;
-  /** unanswered probes before the connection is dropped */
+  /** unanswered probes before the connection is dropped (TCP_KEEPCNT); Linux 1 to 127 */
   count?: number;
   /**
    * ms that sent data may stay unacknowledged before the connection is
@@ -22,19 +28,27 @@ export interface KeepAliveOptions {
   userTimeout?: number | 'auto';
 }
 
-/** What the kernel holds for a socket. Times in ms. */
+/** What the kernel holds for a socket, as read back or as set. Times in ms. */
 export interface KeepAliveState {
+  /** SO_KEEPALIVE: whether probes are sent at all */
   enabled: boolean;
+  /** ms of silence before the first probe (whole seconds, in ms) */
   idle: number;
+  /** ms between unanswered probes (whole seconds, in ms) */
   interval: number;
+  /** unanswered probes before the connection is dropped */
   count: number;
   /** null where the platform has no such option */
   userTimeout: number | null;
 }
 
+/** The keepalive values a new socket starts with, system-wide (on Linux: per network namespace). Times in ms. */
 export interface SystemDefaults {
+  /** ms of silence before the first probe (Linux: net.ipv4.tcp_keepalive_time) */
   idle: number;
+  /** ms between unanswered probes (Linux: net.ipv4.tcp_keepalive_intvl) */
   interval: number;
+  /** unanswered probes before the connection is dropped (Linux: net.ipv4.tcp_keepalive_probes) */
   count: number;
   /** idle + interval x count: how long a dead idle peer goes unnoticed */
   detectAfter: number;
@@ -117,37 +131,64 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
   return toState(binding.getKeepAlive(fd));
 }
 
+/** What this package put in force through Node's API, per socket: without the addon nothing reads the kernel back. */
+const kThroughNode = Symbol('tcp-keepalive.throughNode');
+type Held = Pick<KeepAliveState, 'idle' | 'interval' | 'count'>;
+type HoldingSocket = net.Socket & { [kThroughNode]?: Held };
+
 /**
- * Node on Windows exposes no socket handle; Node 24.19+/26.4+ take interval
- * and count in setKeepAlive, older ones only the idle delay.
+ * Interval and count after Node's idle-only setKeepAlive(true, idle), read
+ * from libuv's uv__tcp_keepalive: it sets 1 s and 10 probes with the idle
+ * time wherever the platform has TCP_KEEPINTVL and TCP_KEEPCNT (Linux and
+ * FreeBSD; macOS from libuv 1.47, i.e. Node 22), and leaves them alone on
+ * older macOS and on Windows (the registry's interval, 10 probes fixed).
+ * Measured on Linux with the addon's getKeepAlive: Node 20.20 (libuv 1.46),
+ * 22.23 (1.51), 24.22 and 26.12 (1.52) all leave 1 s and 10.
+ */
+export function afterIdleOnly(kept: Held, platform: string = process.platform, uv: string = process.versions.uv ?? '0.0'): Pick<Held, 'interval' | 'count'> {
+  const [major, minor] = uv.split('.').map(Number);
+  const leavesThem = platform === 'win32' || (platform === 'darwin' && major === 1 && minor < 47);
+  return leavesThem ? { interval: kept.interval, count: kept.count } : { interval: 1000, count: 10 };
+}
+
+/**
+ * Through Node's own setKeepAlive: on Windows (no socket handle) and where
+ * the addon is missing. Node 24.19+/26.4+ take interval and count, older ones
+ * only the idle delay. Node cannot read the kernel back, so what is returned
+ * is what this package put in force on the socket, and options left out
+ * keep the values it put there before (the system's on a fresh socket):
+ * Node 24/26 would otherwise reset them to libuv's 1 s and 10.
  */
 export function applyThroughNode(
   socket: net.Socket,
   request: KernelRequest | false,
   takesIntervalAndCount = nodeTakesIntervalAndCount(),
 ): KeepAliveState {
+  const held = socket as HoldingSocket;
+  const kept = (): Held => held[kThroughNode] ?? (({ idle, interval, count }) => ({ idle, interval, count }))(systemDefaults());
   if (request === false) {
     socket.setKeepAlive(false);
-    return { enabled: false, idle: 0, interval: 0, count: 0, userTimeout: null };
+    return { enabled: false, ...kept(), userTimeout: null };
   }
   // Only reachable where the platform has the option but the addon is missing.
   if (request.userTimeoutMs !== LEAVE) throw missingAddon('options.userTimeout');
-  const defaults = systemDefaults();
   if (!takesIntervalAndCount && (request.intervalS !== LEAVE || request.count !== LEAVE)) {
     throw unsupported(
       `This Node.js (${process.version}) sets only the idle delay on a ${process.platform} socket; interval and count need Node 24.19+ or 26.4+` +
-        (process.platform === 'win32' ? '' : ', or the native addon (install python3, make and a C++ compiler, then run "npm rebuild tcp-keepalive")'),
+        (process.platform === 'win32' ? '' : `, or the native addon. ${missingAddonRemedy()}`),
     );
   }
-  const idle = request.idleS === LEAVE ? defaults.idle : request.idleS * 1000;
-  const interval = request.intervalS === LEAVE ? defaults.interval : request.intervalS * 1000;
-  const count = request.count === LEAVE ? defaults.count : request.count;
-  (socket.setKeepAlive as (enable: boolean, idle: number, interval?: number, count?: number) => net.Socket)(
-    true,
-    idle,
-    takesIntervalAndCount ? interval : undefined,
-    takesIntervalAndCount ? count : undefined,
-  );
+  const before = kept();
+  const idle = request.idleS === LEAVE ? before.idle : request.idleS * 1000;
+  let interval = request.intervalS === LEAVE ? before.interval : request.intervalS * 1000;
+  let count = request.count === LEAVE ? before.count : request.count;
+  if (takesIntervalAndCount) {
+    (socket.setKeepAlive as (enable: boolean, idle: number, interval?: number, count?: number) => net.Socket)(true, idle, interval, count);
+  } else {
+    socket.setKeepAlive(true, idle);
+    ({ interval, count } = afterIdleOnly(before));
+  }
+  held[kThroughNode] = { idle, interval, count };
   return { enabled: true, idle, interval, count, userTimeout: null };
 }
 
@@ -175,7 +216,11 @@ function applyPending(emitter: Deferring, socket: net.Socket): void {
   try {
     apply(socket, request);
   } catch (error) {
-    emitter.destroy(error as Error);
+    // A connection works without keepalive: one the runtime gives no fd for
+    // is said so, not destroyed. Other failures (the options refused) are
+    // the caller's to see, as the error of the socket.
+    if ((error as { code?: string }).code === 'ERR_TCP_KEEPALIVE_NO_FD') process.emitWarning(error as Error);
+    else emitter.destroy(error as Error);
   }
 }
 function applyPendingOnConnect(this: net.Socket): void {
@@ -239,9 +284,30 @@ export { apply as applyRequest };
 
 /**
  * Turns keepalive on and sets each option given, or turns it off with
- * `false`. Returns what the kernel now holds, or null when the socket is
- * still connecting (the options are applied when it connects; a failure then
- * destroys the socket with the error).
+ * `false` (`true`: on, keeping the current values). An option left out keeps
+ * the socket's current value. Times are in ms; the kernel takes whole
+ * seconds, so idle and interval are rounded up (never to 0).
+ *
+ * @param socket - a `net.Socket`, `tls.TLSSocket`, an http request or
+ *   response (its socket is used), or a raw fd number.
+ * @returns what the kernel now holds, or `null` when the socket is still
+ *   connecting: the options were validated now and are applied when it
+ *   connects; a failure then destroys the socket with the error, except
+ *   `ERR_TCP_KEEPALIVE_NO_FD` (no fd to be had), which is emitted as a
+ *   process warning and leaves the socket working.
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for an
+ *   option of the wrong type or an unknown option; RangeError
+ *   `ERR_OUT_OF_RANGE` naming the option and its range; `ERR_SOCKET_CLOSED`
+ *   for a destroyed socket; `ERR_TCP_KEEPALIVE_NO_FD` when the socket has no
+ *   reachable fd; `ERR_TCP_KEEPALIVE_UNSUPPORTED` for what this platform or
+ *   Node cannot do; a system error (`code`, `errno`, `syscall`) from
+ *   setsockopt. A rejected call changes nothing.
+ * @example
+ * ```js
+ * const socket = net.connect(5672, 'broker.internal');
+ * setKeepAlive(socket, { idle: 10_000, interval: 5_000, count: 3, userTimeout: 'auto' });
+ * // a dead peer ends the socket with ETIMEDOUT after at most 10 + 5 × 3 = 25 s
+ * ```
  */
 export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boolean = {}): KeepAliveState | null {
   const request = toRequest(options);
@@ -250,7 +316,15 @@ export function setKeepAlive(socket: SocketLike, options: KeepAliveOptions | boo
   return state;
 }
 
-/** What the kernel holds for this socket, read with getsockopt. */
+/**
+ * What the kernel holds for this socket, read with getsockopt. Times in ms.
+ *
+ * @throws `ERR_TCP_KEEPALIVE_UNSUPPORTED` while the socket is still
+ *   connecting (read it after `'connect'`), where Node gives no socket handle
+ *   (Windows) or without the native addon; `ERR_SOCKET_CLOSED` for a
+ *   destroyed socket; a system error (`code`, `errno`, `syscall`) from
+ *   getsockopt.
+ */
 export function getKeepAlive(socket: SocketLike): KeepAliveState {
   const resolved = resolveSocket(socket);
   if (resolved.kind === 'fd') return toState(binding.getKeepAlive(resolved.fd));
@@ -260,7 +334,12 @@ export function getKeepAlive(socket: SocketLike): KeepAliveState {
   throw unsupported(`Node.js on ${process.platform} gives no socket handle, so keepalive options cannot be read back`);
 }
 
-/** The system-wide defaults a new socket starts with, in ms. */
+/**
+ * The keepalive values a new socket starts with, in ms, with `detectAfter`
+ * = idle + interval × count. Linux reads /proc/sys/net/ipv4/tcp_keepalive_*
+ * of the calling process's network namespace; macOS and FreeBSD the
+ * net.inet.tcp.keep* sysctls; Windows its registry (count fixed at 10).
+ */
 export function systemDefaults(): SystemDefaults {
   const [idleS, intervalS, count] = hasAddon() ? binding.systemDefaults() : systemDefaultsWithoutAddon();
   return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };

@@ -3,19 +3,38 @@
 import * as dc from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 
+/**
+ * The `diagnostics_channel` name on which a protected socket's death is
+ * published, as a `DeadMessage` (built only when someone subscribes).
+ *
+ * @example
+ * ```js
+ * require('node:diagnostics_channel').subscribe(DEAD_CHANNEL, ({ cause, remoteAddress, silentMs }) => console.warn(cause, remoteAddress, silentMs));
+ * ```
+ */
 export const DEAD_CHANNEL = 'tcp-keepalive:dead';
 const dead = dc.channel(DEAD_CHANNEL);
 
+/**
+ * Why a protected socket died: 'timeout' (ETIMEDOUT from keepalive or the
+ * user timeout), 'reset' (a RST after the connection had been silent for at
+ * least the policy's idle time) or 'heartbeat' (the heartbeat ended it).
+ */
 export type DeathCause = 'timeout' | 'reset' | 'heartbeat';
 
 /** Published on `tcp-keepalive:dead` when a protected socket dies. */
 export interface DeadMessage {
+  /** the socket that died */
   socket: net.Socket;
+  /** why it died */
   cause: DeathCause;
   /** the error the socket was destroyed with */
   error: Error;
+  /** the peer's address, read before the socket closed */
   remoteAddress: string | undefined;
+  /** the peer's port */
   remotePort: number | undefined;
+  /** this end's port */
   localPort: number | undefined;
   /** idle + interval x count of the policy: the longest a dead idle peer goes unnoticed */
   budgetMs: number;
@@ -26,6 +45,7 @@ export interface DeadMessage {
 /** Why a socket the process made was not protected. */
 export type UnprotectedReason = 'unix' | 'rule' | 'no-policy' | 'error';
 
+/** The process-wide counters of `protect()` and the preload, since the process started. */
 export interface Stats {
   /** sockets the policy was applied to, since the process started */
   protected: number;
@@ -63,7 +83,11 @@ export function reportDeath(build: () => DeadMessage, cause: DeathCause): void {
   if (dead.hasSubscribers) dead.publish(build());
 }
 
-/** A copy of the process-wide counters. */
+/**
+ * A copy of the process-wide counters of `protect()` and the preload:
+ * sockets protected, still live, left alone (by reason) and dead (by cause).
+ * All zero when nothing is protected.
+ */
 export function stats(): Stats {
   return { ...counters, unprotected: { ...counters.unprotected }, deaths: { ...counters.deaths } };
 }

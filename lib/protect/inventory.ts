@@ -6,14 +6,21 @@ import { handleFd } from '../kernel/socket';
 import type { Direction } from './policy';
 import { kPolicy, live } from './protect';
 
+/** A live socket `protect()` or the preload protects, as `sockets()` lists it. */
 export interface ProtectedSocket {
+  /** the socket */
   socket: net.Socket;
+  /** connected by this process ('client') or accepted by one of its servers ('server') */
   direction: Direction;
+  /** the peer's address */
   remoteAddress: string | undefined;
+  /** the peer's port */
   remotePort: number | undefined;
+  /** this end's port */
   localPort: number | undefined;
-  /** the policy's options as given; rule is the index of the rule that chose it, null for the base policy */
+  /** the policy's options as given (ms; `within` expanded) */
   policy: KeepAliveOptions;
+  /** the index of the rule that chose the policy, null for the base policy */
   rule: number | null;
   /** what the kernel holds, read back now; null if it cannot be read (closing) */
   keepalive: KeepAliveState | null;
@@ -37,6 +44,11 @@ function readOrNull<T>(read: () => T): T | null {
   }
 }
 
+/**
+ * The live sockets `protect()` or the preload protects in this process, each
+ * with its policy, what the kernel holds now (read back) and TCP_INFO
+ * figures. Empty when nothing is protected.
+ */
 export function sockets(): ProtectedSocket[] {
   const list: ProtectedSocket[] = [];
   for (const socket of live) {

@@ -7,23 +7,28 @@ import { describeValue, invalidType, invalidValue, outOfRange } from '../errors'
 import { systemDefaults, toRequest, type KeepAliveOptions, type KernelRequest } from '../kernel/keepalive';
 import { nodeTakesIntervalAndCount } from '../kernel/platform';
 
+/** A keepalive policy: the kernel options (ms), or a detection budget `within` that `tcp-keepalive plan` turns into them. */
 export interface PolicyOptions extends KeepAliveOptions {
   /** ms: take idle, interval, count and userTimeout from `tcp-keepalive plan` for this budget */
   within?: number;
 }
 
+/** 'client': a socket this process connected; 'server': one a server of this process accepted. */
 export type Direction = 'client' | 'server';
 
+/** A rule of `protect()`: the sockets it matches (every field given must match) get its own policy, or none. */
 export interface Rule {
   /** the remote address, or the host name the client connected to */
   host?: string | RegExp;
   /** the service port: the remote port of a client, the local (listening) port of an accepted socket */
   port?: number;
+  /** clients this process connected, or sockets its servers accepted */
   direction?: Direction;
   /** the policy for matching sockets; false leaves them alone */
   keepalive: PolicyOptions | false;
 }
 
+/** Options of `protect()`: a base policy for every socket, and rules that choose another for some. */
 export interface ProtectOptions extends PolicyOptions {
   /** checked in order; the first match decides; sockets no rule matches get the base policy */
   rules?: Rule[];
@@ -208,8 +213,13 @@ export type AddonSetting = 'required' | 'optional';
 /**
  * Parses TCP_KEEPALIVE="idle=2s,interval=1s,count=3,userTimeout=auto" or
  * "within=30s" (and the preload's own `addon=required`) into protect()
- * options, validated as protect() will take them. Linear in the text's
- * length: the text comes from the environment, of any size.
+ * options (ms), validated as protect() will take them. Durations take a
+ * unit: `1500ms`, `2s`, `1m30s`. Linear in the text's length: the text
+ * comes from the environment, of any size.
+ *
+ * @throws an Error whose message starts with `TCP_KEEPALIVE:` and names the
+ *   key and what it allows, on one line, for a missing or empty text, an
+ *   unknown key, a bad duration or a value out of range.
  */
 export function parsePolicySettings(text: string | undefined): { options: PolicyOptions; addon: AddonSetting } {
   if (text === undefined || text.trim() === '') {

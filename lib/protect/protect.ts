@@ -362,6 +362,16 @@ const hooks = {
  * sets on a socket stay on top of the policy. Returns unprotect(): new
  * sockets are then left alone and the ones protected so far are no longer
  * re-applied or listed (their kernel values stay).
+ *
+ * @throws TypeError / RangeError naming the field (`options.rules[0].port`)
+ *   for bad options; nothing is protected then.
+ * @example
+ * ```js
+ * const unprotect = protect({
+ *   within: 30_000, // or idle, interval, count, userTimeout in ms
+ *   rules: [{ port: 9464, direction: 'server', keepalive: false }],
+ * });
+ * ```
  */
 export function protect(options: ProtectOptions): () => void {
   // Without the addon each policy is what Node's own setKeepAlive() can set; the preload says so at start.

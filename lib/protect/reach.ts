@@ -32,10 +32,16 @@
 // it is let go. All are prototype wrappers: no per-socket closure.
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
+import { publishesServerSockets, reachAcceptedByEmit } from './reach-runtimes';
 
 /** What protect() holds on a socket: its compiled policy, or a marker (see protect.ts). */
 export const kPolicy = Symbol('tcp-keepalive.policy');
 
+/**
+ * How `protect()` reaches client sockets in this Node: 'channel' (the
+ * `net.client.socket` diagnostics channel) or 'connect-wrapper' (a wrapper
+ * of `net.Socket.prototype.connect`, where the channel misses sockets).
+ */
 export type Mechanism = 'channel' | 'connect-wrapper';
 
 export interface Hooks {
@@ -116,6 +122,7 @@ export function install(hooks: Hooks): () => void {
   const onServer = ({ socket }: { socket: net.Socket }) => hooks.server(socket);
   dc.subscribe('net.server.socket', onServer as dc.ChannelListener);
   undo.push(() => dc.unsubscribe('net.server.socket', onServer as dc.ChannelListener));
+  if (!publishesServerSockets()) undo.push(reachAcceptedByEmit(hooks.server));
 
   const onListenStart = ({ server, options }: { server: net.Server; options: unknown }) => hooks.listenStart(server, listensOnExisting(options));
   const onListening = ({ server }: { server: net.Server }) => hooks.listening(server);

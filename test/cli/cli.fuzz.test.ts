@@ -184,6 +184,22 @@ describe.skipIf(!isLinux).concurrent('CLI with random arguments (Linux: sockets 
     expect(interrupted, 'runs that were drilling when interrupted').toBeGreaterThan(0);
   }, TIMEOUT);
 
+  it('idle-limit: 10 argument lists against a live, a closed and a bad target, interrupted after 1.5 s when measuring, end cleanly', async () => {
+    const target = fc.oneof(
+      fc.constantFrom(`127.0.0.1:${livePort}`, `[::1]:${livePort}`, `127.0.0.1:${closedPort}`),
+      fc.tuple(loopbackHost, port()).map(([h, p]) => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`)),
+      value,
+    );
+    const valid = fc
+      .tuple(fc.constantFrom(`127.0.0.1:${livePort}`, `127.0.0.1:${closedPort}`), fc.constantFrom([], ['--max', '2s', '--resolution', '1s'], ['--max', '1m', '--resolution', '1s']), json)
+      .map(([t, limits, j]) => [t, ...limits, ...j]);
+    const random = argv(['--max', '--resolution', '--json'], target.map((t) => [t]));
+    await fc.assert(
+      fc.asyncProperty(runsThatStart(valid, random), async (args) => expectCleanEnd(await cli(['idle-limit', ...args], 1_500), ['idle-limit', ...args])),
+      { numRuns: 10, seed: 7 },
+    );
+  }, TIMEOUT);
+
   it('unknown commands and the overview: 10 random first words', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(value, fc.constantFrom('help', '--help', '-h', 'bogus')), async (first) =>

@@ -27,7 +27,7 @@ describe('options through Node (Windows)', () => {
     );
     expect(setKeepAlive).not.toHaveBeenCalled();
     applyThroughNode(socket, toRequest({ idle: 1_000 }), false);
-    expect(setKeepAlive).toHaveBeenCalledWith(true, 1_000, undefined, undefined);
+    expect(setKeepAlive).toHaveBeenCalledWith(true, 1_000);
   });
 
   it('turns keepalive off', () => {

@@ -4,13 +4,13 @@
 // install has only node, npm and sh on the PATH (no compiler, make or
 // python), so it must load a prebuild. The prebuilds for other platforms are
 // run in test/package/prebuild-*.test.ts.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmCli } from '../support/foreign-node';
-import { bareBin, copyTree, newProject, npm, ok, run } from '../support/tarball';
+import { bareBin, copyTree, newProject, npm, npmAsync, ok, run, type Finished } from '../support/tarball';
 import { ROOT } from '../support/paths';
 
 const PACKAGE = 'tcp-keepalive';
@@ -85,27 +85,27 @@ describe.skipIf(process.platform === 'win32')('the npm tarball (skipped on Windo
   let files: string[];
   let bare: NodeJS.ProcessEnv;
   let consumer: string;
-  let install: SpawnSyncReturns<string>;
+  let install: Finished;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tcp-keepalive-package-'));
     const tree = join(work, 'tree');
     copyTree(tree);
     // The same package without prebuilds: what a platform without a matching one gets.
     const sourceOnly = join(work, 'source-only');
     mkdirSync(sourceOnly);
-    ok(npm(['pack', '--pack-destination', sourceOnly], tree), 'npm pack');
+    ok(await npmAsync(['pack', '--pack-destination', sourceOnly], tree), 'npm pack');
     sourceOnlyTarball = join(sourceOnly, readdirSync(sourceOnly)[0]);
     if (existsSync(join(ROOT, 'prebuilds'))) cpSync(join(ROOT, 'prebuilds'), join(tree, 'prebuilds'), { recursive: true });
-    else ok(npm(['run', 'prebuild', '--', process.arch], tree), 'npm run prebuild');
-    const packed = ok(npm(['pack', '--json', '--pack-destination', work], tree), 'npm pack');
+    else ok(await npmAsync(['run', 'prebuild', '--', process.arch], tree), 'npm run prebuild');
+    const packed = ok(await npmAsync(['pack', '--json', '--pack-destination', work], tree), 'npm pack');
     const [info] = JSON.parse(packed.slice(packed.indexOf('[')));
     tarball = join(work, info.filename);
     files = info.files.map((f: { path: string }) => f.path);
 
     bare = { HOME: process.env.HOME, PATH: bareBin(join(work, 'bin')), npm_config_update_notifier: 'false' };
     consumer = newProject(join(work, 'consumer'));
-    install = npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], consumer, bare);
+    install = await npmAsync(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], consumer, bare);
   }, 240_000);
 
   afterAll(() => {

@@ -20,12 +20,17 @@ const USAGE = `Usage: tcp-keepalive drill [--json] [--svg <file>] [--idle <durat
 Starts a peer process, connects four clients to it (nothing: a plain
 socket; kernel: keepalive with userTimeout 'auto'; heartbeat; both), kills
 the peer one way, and times how long each client takes to notice.
-Scenarios run in parallel: about 15 s with the defaults (slow sets the pace).
+Scenarios run in parallel: about 17 s with the defaults (slow sets the pace;
+middlebox, about 5 s, adds none).
 Progress goes to stderr, the table (or JSON) to stdout.
 
 Scenarios: ${SCENARIO_NAMES.join(', ')}
   restart, blackhole and blackhole-busy need CAP_NET_ADMIN: without it they
   run in an unprivileged user+network namespace, or are skipped with the reason.
+  middlebox puts Linux conntrack between client and peer (network namespaces:
+  as root, or in an unprivileged user namespace where the kernel allows one);
+  its rows are nothing, kernel, kernel-long-idle (idle longer than the
+  middlebox's timeout) and heartbeat.
 
 Options:
   --idle <duration>   silence before the first probe or ping (default ${DEFAULT_TIMINGS.idle}ms; as in 2s, 1500ms)
@@ -35,7 +40,8 @@ Options:
   --json              an array of rows { scenario, setup, expectedMs, measuredMs,
                       detected, how, skipped, diedAt, detectedAt, budgetMs, events,
                       verdict }; events: { t (ms from the death), kind: death, probe,
-                      retransmit, ping, pong, noticed (with code) or not-noticed }
+                      retransmit, ping, pong, noticed (with code), not-noticed, or
+                      request (middlebox; answered when the peer's answer came back) }
   --svg <file>        also draw every row's timeline (probes, PINGs, the budget, the
                       moment noticed) into <file>, one self-contained SVG
   -h, --help
@@ -69,7 +75,7 @@ function progressLine(started: number, p: Progress): string {
     case 'died':
       return p.setup
         ? `${clock} ${p.scenario} / ${p.setup}: the peer now answers beyond the budget`
-        : `${clock} ${p.scenario}: ${p.scenario === 'stall' ? 'the client stalls, the peer stays healthy' : 'the peer died'}`;
+        : `${clock} ${p.scenario}: ${p.scenario === 'stall' ? 'the client stalls, the peer stays healthy' : p.scenario === 'middlebox' ? 'the middlebox forgets the idle connections' : 'the peer died'}`;
     case 'detected':
       return `${clock} ${p.scenario} / ${p.setup}: noticed after ${seconds(p.measuredMs)} (${p.how})`;
     case 'done':
@@ -88,6 +94,8 @@ const VERDICT_COLOR: Record<Verdict, (s: string) => string> = {
   'false alarm': color.red,
   missed: color.red,
   unexpected: color.red,
+  'kept alive': color.green,
+  'request failed': color.yellow,
 };
 
 export function render(rows: DrillRow[], boundNote: string): string {

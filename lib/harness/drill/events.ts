@@ -9,17 +9,20 @@ import { tcpInfo } from '../../kernel/tcp-info';
  * peer's kernel ACKed it). retransmit: the kernel resent unacknowledged
  * data. ping / pong: a heartbeat PING sent, its answer received. noticed:
  * the client learnt of the death (code: how). not-noticed: the drill
- * stopped waiting.
+ * stopped waiting. request: the client sent a request (the middlebox
+ * scenario; answered: an answer came back).
  */
-export type TimelineKind = 'death' | 'probe' | 'retransmit' | 'ping' | 'pong' | 'noticed' | 'not-noticed';
+export type TimelineKind = 'death' | 'probe' | 'retransmit' | 'ping' | 'pong' | 'noticed' | 'not-noticed' | 'request';
 
+/** One mark on a drill row's timeline. */
 export interface TimelineEvent {
   /** ms from the death */
   t: number;
+  /** what happened */
   kind: TimelineKind;
   /** noticed: the error code or event, as in the row's `how` */
   code?: string;
-  /** probe: the peer's kernel acknowledged it */
+  /** probe: the peer's kernel acknowledged it; request: an answer came back */
   answered?: boolean;
   /** probe, retransmit: seen between two TCP_INFO readings, so `t` is right within this many ms either way */
   within?: number;

@@ -7,21 +7,30 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
-import { track } from '../children';
+import { scriptCommand, track } from '../children';
 import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
 import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
 import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
 import { namespacePrefix, namespaceSupport } from '../privilege';
+import type { MiddleboxPath } from '../middlebox';
+import { judgeMiddlebox, MIDDLEBOX_SETUP_DESCRIPTION, middleboxExpectedMs, middleboxObstacle, middleboxSetups, runMiddleboxScenario, type MiddleboxSetup } from './middlebox';
 import { ConnectionLog, SAMPLE_EVERY_MS, type TimelineEvent } from './events';
 import { renderTimeline } from './timeline-svg';
 
-export type Scenario = Death | 'slow' | 'stall';
+/**
+ * A way the drill kills a connection: a harness death, 'slow' (late PONGs),
+ * 'stall' (the client's own process stalls: no death) or 'middlebox' (a
+ * middlebox on the path forgets the idle connection).
+ */
+export type Scenario = Death | 'slow' | 'stall' | 'middlebox';
 /** Scenarios the drill causes itself, with no help from the peer process. */
 type OwnScenario = 'slow' | 'stall';
 const isOwn = (scenario: Scenario): scenario is OwnScenario => scenario === 'slow' || scenario === 'stall';
-export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both';
+/** How a drill client watches its connection: not at all, kernel keepalive, the heartbeat, or both; kernel-long-idle only in the middlebox scenario. */
+export type Setup = 'nothing' | 'kernel' | 'heartbeat' | 'both' | MiddleboxSetup;
 
+/** Each scenario with a one-line description, in the drill's order. */
 export const SCENARIOS: Record<Scenario, string> = {
   crash: 'the peer process is killed (SIGKILL): its kernel sends FIN',
   reset: 'the peer aborts the connection: RST',
@@ -31,19 +40,30 @@ export const SCENARIOS: Record<Scenario, string> = {
   hang: "the peer process is frozen (SIGSTOP); its kernel still ACKs",
   slow: 'the peer answers heartbeats late: first within the budget, then beyond it',
   stall: 'the client process itself stalls (event loop blocked) for longer than the budget; the peer stays healthy',
+  middlebox: 'a middlebox (Linux conntrack) between client and peer forgets connections idle longer than X and resets their next packet; the clients idle past X, then send a request',
 };
 
+/** Every scenario's name, in the drill's order. */
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as Scenario[];
 
-export const SETUPS: Record<Setup, string> = {
+/** Each set-up of every scenario with a one-line description. */
+export const SETUPS: Record<Exclude<Setup, MiddleboxSetup>, string> = {
   nothing: 'a plain Node socket',
   kernel: "setKeepAlive with idle, interval, count and userTimeout 'auto'",
   heartbeat: 'heartbeat() over the connection, the peer answering',
   both: "keepAlive() with fallback 'always': kernel and heartbeat",
 };
 
+/** Every set-up's name, in the drill's order. */
 export const SETUP_NAMES = Object.keys(SETUPS) as Setup[];
 
+/** Set-ups of one scenario only, with what they are. */
+export const SCENARIO_SETUPS: Record<MiddleboxSetup, string> = { 'kernel-long-idle': MIDDLEBOX_SETUP_DESCRIPTION };
+
+/** The order of rows within a scenario. */
+const ROW_ORDER: readonly Setup[] = ['nothing', 'kernel', 'kernel-long-idle', 'heartbeat', 'both'];
+
+/** The drill's keepalive and heartbeat settings, in ms: a budget of idle + interval × count. */
 export interface Timings {
   /** ms of silence before the first probe or ping */
   idle: number;
@@ -53,6 +73,7 @@ export interface Timings {
   count: number;
 }
 
+/** The drill's default settings: idle 1 s, interval 1 s, count 2, so a 3 s budget. */
 export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 };
 
 /**
@@ -62,15 +83,19 @@ export const DEFAULT_TIMINGS: Timings = { idle: 1000, interval: 1000, count: 2 }
  * never noticed: not noticed, and this set-up cannot (the problem the
  * drill shows); unexpected: noticed where nothing should have.
  */
-export type Verdict = 'ok' | 'late' | 'early' | 'false alarm' | 'missed' | 'never noticed' | 'unexpected' | 'skipped';
+export type Verdict = 'ok' | 'late' | 'early' | 'false alarm' | 'missed' | 'never noticed' | 'unexpected' | 'skipped' | 'kept alive' | 'request failed';
 
+/** One scenario against one set-up: what was expected, what was measured, and the verdict. */
 export interface DrillRow {
+  /** how the connection was killed */
   scenario: Scenario;
+  /** how the client watched it */
   setup: Setup;
   /** ms from the death to its expected detection; null when this set-up cannot notice it */
   expectedMs: number | null;
   /** ms from the death to its detection; null when not noticed within the bound */
   measuredMs: number | null;
+  /** whether the client noticed within the bound */
   detected: boolean;
   /** the error code or event that told the client */
   how: string | null;
@@ -80,13 +105,15 @@ export interface DrillRow {
   diedAt: number | null;
   /** Date.now() at the detection */
   detectedAt: number | null;
-  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none */
+  /** ms of silence after which this set-up declares the peer dead (its settings); null: it has none, or (middlebox) the death is not the start of a silence */
   budgetMs: number | null;
   /** what happened on this connection from the death on, in time order */
   events: TimelineEvent[];
+  /** the row judged: 'ok' or what went wrong */
   verdict: Verdict;
 }
 
+/** What `runDrill()` reports to `onProgress` as it goes. */
 export type Progress =
   | { type: 'start'; scenario: Scenario; where: 'here' | 'namespace' | 'process' }
   | { type: 'died'; scenario: Scenario; setup?: Setup; at: number }
@@ -94,16 +121,22 @@ export type Progress =
   | { type: 'done'; scenario: Scenario }
   | { type: 'skipped'; scenario: Scenario; reason: string };
 
+/** Options of `runDrill()` and `runScenario()`; timings in ms (default `DEFAULT_TIMINGS`). */
 export interface DrillOptions extends Partial<Timings> {
+  /** the scenarios to run (default: all) */
   scenarios?: Scenario[];
+  /** the set-ups to run each against (default: all) */
   setups?: Setup[];
   /** ms after each death to wait for detection; default 2 x the longest budget + 3 s */
   boundMs?: number;
+  /** called as scenarios start, peers die and clients notice */
   onProgress?: (progress: Progress) => void;
   /** false: never re-run in a user+network namespace, skip instead */
   namespace?: boolean;
   /** a file to write the timeline of every row to, as SVG */
   svg?: string;
+  /** the middlebox scenario: the path this process (in its client namespace) talks through; set by the drill itself */
+  middlebox?: MiddleboxPath;
 }
 
 const ceilSeconds = (ms: number) => Math.ceil(ms / 1000) * 1000;
@@ -151,6 +184,8 @@ export function expectedMs(scenario: Scenario, setup: Setup, t: Timings): number
     case 'stall':
       // Nobody died: any detection is a false alarm.
       return null;
+    case 'middlebox':
+      return middleboxExpectedMs(setup, t);
   }
 }
 
@@ -159,9 +194,16 @@ function tolerance(expected: number): { early: number; late: number } {
   return { early: Math.max(500, expected * 0.25), late: Math.max(1000, expected * 0.3) };
 }
 
+/** The verdict on a row: noticed in time, late, early, a false alarm, missed, never noticed (as expected), unexpected, or skipped. */
 export function judge(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): Verdict {
   if (row.skipped) return 'skipped';
   if (row.scenario === 'stall') return row.detected ? 'false alarm' : 'ok';
+  if (row.scenario === 'middlebox') return judgeMiddlebox(row, () => judgeTiming(row));
+  return judgeTiming(row);
+}
+
+/** ok, early or late by the detection's time against the expected one; false alarm, missed, never noticed, unexpected. */
+function judgeTiming(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): Verdict {
   const { expectedMs: expected, measuredMs: measured } = row;
   if (measured !== null && measured < 0) return 'false alarm';
   if (expected === null) return row.detected ? 'unexpected' : 'never noticed';
@@ -173,7 +215,7 @@ export function judge(row: Omit<DrillRow, 'verdict' | 'budgetMs' | 'events'>): V
 }
 
 /** Verdicts that mean the drill found what the set-ups promise. */
-export const PASSING: readonly Verdict[] = ['ok', 'never noticed', 'skipped'];
+export const PASSING: readonly Verdict[] = ['ok', 'never noticed', 'skipped', 'kept alive', 'request failed'];
 
 function resolveTimings(options: Partial<Timings>): Timings {
   return {
@@ -224,7 +266,7 @@ function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string
   return { ...row, verdict: judge(row) };
 }
 
-async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
+export async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
   const socket = net.connect(peer.port, peer.host);
   await once(socket, 'connect');
   let heartbeat: Heartbeat | Monitor | null = null;
@@ -321,6 +363,7 @@ export async function runScenario(scenario: Scenario, options: DrillOptions = {}
   const setups = options.setups ?? SETUP_NAMES;
   const report = options.onProgress ?? (() => {});
   const bound = options.boundMs ?? defaultBound(t);
+  if (scenario === 'middlebox') return runMiddleboxScenario(options, { connectClient, judge, resolveTimings, skippedRow });
   const reason = isOwn(scenario) ? null : await cannotCause(scenario);
   if (reason) return setups.map((setup) => skippedRow(scenario, setup, t, reason));
 
@@ -414,8 +457,8 @@ async function runElsewhere(scenarios: Scenario[], options: DrillOptions, prefix
   const where = prefix.length > 0 ? ('namespace' as const) : ('process' as const);
   const t = resolveTimings(options);
   const setups = options.setups ?? SETUP_NAMES;
-  const forward = { ...t, scenarios, setups, boundMs: options.boundMs };
-  const [command, ...args] = [...prefix, process.execPath, namespaceScript(), JSON.stringify(forward)];
+  const forward = { ...t, scenarios, setups, boundMs: options.boundMs, middlebox: options.middlebox };
+  const [command, ...args] = [...prefix, ...scriptCommand(namespaceScript(), JSON.stringify(forward))];
   const child = track(spawn(command, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] }));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -447,7 +490,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
   const elsewhere: Scenario[] = [];
   const skipped: DrillRow[] = [];
   for (const scenario of scenarios) {
-    const obstacle = isOwn(scenario) ? null : await obstacleTo(scenario);
+    const obstacle = isOwn(scenario) ? null : scenario === 'middlebox' ? middleboxReason() : await obstacleTo(scenario);
     if (!obstacle) {
       here.push(scenario);
       continue;
@@ -460,7 +503,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
     }
     const full = ns && !ns.ok ? `${reason}, and ${ns.reason}` : reason;
     options.onProgress?.({ type: 'skipped', scenario, reason: full });
-    skipped.push(...setups.map((setup) => skippedRow(scenario, setup, t, full)));
+    skipped.push(...(scenario === 'middlebox' ? middleboxSetups(options) : setups).map((setup) => skippedRow(scenario, setup, t, full)));
   }
   // The stall blocks its whole process: alone, it runs here; with company, in a process of its own.
   const alone = here.length === 1 && elsewhere.length === 0;
@@ -472,10 +515,16 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillRow[]> 
     isolated.length > 0 ? runElsewhere(isolated, options, []) : Promise.resolve([]),
   ]);
   const all = [...results.flat(), ...skipped];
-  const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + SETUP_NAMES.indexOf(row.setup);
+  const order = (row: DrillRow) => SCENARIO_NAMES.indexOf(row.scenario) * 10 + ROW_ORDER.indexOf(row.setup);
   const rows = all.sort((a, b) => order(a) - order(b));
   if (options.svg) await writeFile(options.svg, renderTimeline(rows, { title: drillTitle(t) }));
   return rows;
+}
+
+/** The middlebox scenario's obstacle in obstacleTo()'s shape: no namespace of ours would remove it. */
+function middleboxReason(): { reason: string; needsNetAdmin: boolean } | null {
+  const reason = middleboxObstacle();
+  return reason ? { reason, needsNetAdmin: false } : null;
 }
 
 /** One line naming the settings, for the picture. */

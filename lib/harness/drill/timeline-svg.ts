@@ -8,17 +8,24 @@
 // builder (xmlbuilder2) would add only the escaping, one line here.
 import type { TimelineEvent } from './events';
 
-/** A drill row, or anything shaped like one: any scenario or set-up name draws. */
-/** What the picture needs of a drill row (DrillRow has all of it; the renderer does not depend on the drill). */
+/**
+ * What the picture needs of a drill row (DrillRow has all of it; the
+ * renderer does not depend on the drill): any scenario or set-up name draws.
+ */
 export interface TimelineRow {
+  /** the lane's first label */
   scenario: string;
+  /** the lane's second label */
   setup: string;
   /** why the row was not run, or false */
   skipped: string | false;
+  /** ms: drawn as the set-up's budget line; null for none */
   budgetMs: number | null;
+  /** the marks, t in ms from the death */
   events: TimelineEvent[];
 }
 
+/** Options of `renderTimeline()`. */
 export interface TimelineOptions {
   /** the heading line, e.g. the drill's settings */
   title?: string;
@@ -83,6 +90,11 @@ function cross(x: number, y: number): string {
   return `<path d="M${x - r} ${y - r}L${x + r} ${y + r}M${x - r} ${y + r}L${x + r} ${y - r}" stroke="${COLOR.noticed}" stroke-width="3" stroke-linecap="round"/>`;
 }
 
+/** A request the client sent (the middlebox scenario): a flag below the lane, filled when answered. */
+function requestMark(x: number, y: number, answered: boolean): string {
+  return `<path d="M${x} ${y + 8}V${y - 8}L${x + 8} ${y - 5}L${x} ${y - 2}" fill="${answered ? COLOR.pong : '#ffffff'}" stroke="${COLOR.text}" stroke-width="1.5"/>`;
+}
+
 const LEGEND: { label: string; draw: (x: number, y: number) => string }[] = [
   { label: 'death (t = 0)', draw: (x, y) => `<path d="M${x} ${y - 8}V${y + 8}" stroke="${COLOR.text}" stroke-width="2"/>` },
   { label: 'keepalive probe, unanswered', draw: (x, y) => marker('probe', x, y) },
@@ -95,6 +107,7 @@ const LEGEND: { label: string; draw: (x: number, y: number) => string }[] = [
     label: 'not noticed by the end of the wait',
     draw: (x, y) => `<path d="M${x - 9} ${y}H${x + 7}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/><path d="M${x + 8} ${y - 6}V${y + 6}" stroke="${COLOR.muted}" stroke-width="2"/>`,
   },
+  { label: 'request sent (answered: filled)', draw: (x, y) => requestMark(x, y, true) },
   { label: 'budget (idle + interval × count)', draw: (x, y) => `<path d="M${x} ${y - 8}V${y + 8}" stroke="${COLOR.text}" stroke-width="1.5" stroke-dasharray="3 2"/>` },
 ];
 
@@ -178,9 +191,11 @@ function lane(row: TimelineRow, top: number, firstOfScenario: boolean, x: (t: nu
     return group(row, parts);
   }
 
-  const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed');
-  // The connection as the client saw it: open until it noticed; dashed to the end of the wait when it never did.
-  if (ended?.kind === 'noticed') {
+  const ended = row.events.find((e) => e.kind === 'noticed' || e.kind === 'not-noticed' || (e.kind === 'request' && e.answered));
+  // The connection as the client saw it: open until it noticed (or its request was answered); dashed to the end of the wait when it never did.
+  if (ended?.kind === 'request') {
+    parts.push(`<path d="M${x(0)} ${mid}H${x(ended.t)}" stroke="#9e9e9e" stroke-width="2"/>`);
+  } else if (ended?.kind === 'noticed') {
     parts.push(`<path d="M${x(Math.min(0, ended.t))} ${mid}H${x(ended.t)}" stroke="#9e9e9e" stroke-width="2"/>`);
   } else if (ended) {
     parts.push(`<path d="M${x(0)} ${mid}H${x(ended.t)}" stroke="${COLOR.muted}" stroke-width="2" stroke-dasharray="4 3"/>`);
@@ -220,6 +235,11 @@ function eventMark(event: TimelineEvent, x: (t: number) => number, mid: number):
       const right = at < PLOT_RIGHT - 190;
       const text = `<text x="${right ? at + 11 : at - 11}" y="${mid + 4}" text-anchor="${right ? 'start' : 'end'}" font-weight="bold" ${HALO}>${escape(label)}</text>`;
       return `${open(` data-code="${escape(event.code ?? '')}"`)}${cross(at, mid)}${text}${tip(`noticed (${event.code ?? ''})`)}</g>`;
+    }
+    case 'request': {
+      // An answered request ends the lane: the connection is alive; a failed one sits under the cross that says how.
+      const label = event.answered ? `<text x="${at + 12}" y="${mid + 4}" font-style="italic" fill="${COLOR.muted}">request answered</text>` : '';
+      return `${open(event.answered ? ' data-answered="true"' : '')}${requestMark(at, mid, event.answered === true)}${label}${tip(event.answered ? 'request sent, answered' : 'request sent, not answered')}</g>`;
     }
     case 'not-noticed':
       // Where the drill stopped waiting: a bar, and the words after it.

@@ -1,0 +1,2 @@
+// `log`: the application's logger.
+const log = console;
