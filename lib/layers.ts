@@ -20,8 +20,12 @@ export type { Fallback, KeepAliveLayersOptions } from './heartbeat/options';
 export interface KeepAliveLayers {
   /** what the kernel holds, null when the kernel layer is off or the socket is still connecting */
   kernel: KeepAliveState | null;
-  /** the heartbeat, null when it is not in effect; `stop()` ends it */
-  heartbeat: Heartbeat | Monitor | null;
+  /**
+   * the heartbeat, null when it is not in effect; `stop()` ends it. A
+   * Heartbeat (with 'message' and 'error' events and send()) when
+   * heartbeat.framing was given: narrow it with `instanceof Heartbeat`.
+   */
+  heartbeat: Monitor | null;
   /** the layers in effect */
   layers: Layer[];
   /** why the kernel layer is not in effect, when it is not */
@@ -58,7 +62,7 @@ function kernelObstacle(socket: unknown, idle: number, interval: number, count: 
  * `options` is what the user passed (the key the settings are cached on),
  * `view` the heartbeat's options with the timing, as the monitor sees them.
  */
-function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: HeartbeatOptions & { ping?: () => unknown; busy?: () => boolean }, timing: Timing): Heartbeat | Monitor {
+function startHeartbeat(socket: Duplex, options: KeepAliveLayersOptions, view: HeartbeatOptions & { ping?: () => unknown; busy?: () => boolean }, timing: Timing): Monitor {
   const { ping, busy, framing } = view;
   if (ping === undefined) {
     if (busy !== undefined) throw invalidValue('options.heartbeat', 'takes busy only with ping: the built-in framing has no requests of its own');

@@ -205,9 +205,13 @@ function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-try {
-  main();
-} catch (error) {
-  console.error(`prebuild: ${error.message}`);
-  process.exitCode = 2;
+module.exports = { newestInput };
+
+if (require.main === module) {
+  try {
+    main();
+  } catch (error) {
+    console.error(`prebuild: ${error.message}`);
+    process.exitCode = 2;
+  }
 }

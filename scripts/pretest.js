@@ -15,6 +15,13 @@ const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: '
 const npm = (...args) => run(process.execPath, [process.env.npm_execpath, ...args]);
 
 if (process.platform === 'linux') run('bash', [path.join(__dirname, 'install-test-deps.sh')]);
+// The suite loads the developer's build/Release (node-gyp-build looks there
+// first), and `npm install` keeps one that still loads: after src/ changes it
+// would test the old addon, so it is rebuilt whenever a build input is newer.
+const fs = require('node:fs');
+const { newestInput } = require('./prebuild.js');
+const addon = path.join(root, 'build', 'Release', 'tcp_keepalive.node');
+if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newestInput()) npm('run', 'build:native');
 npm('run', 'compile');
 npm('run', 'typecheck');
 npm('run', 'prebuild', '--', '--allow-unavailable', '--if-stale');

@@ -1,7 +1,7 @@
 // The built-in heartbeat: PING/PONG frames in a stream both ends own.
 import type { Duplex } from 'node:stream';
 import { invalidType, invalidValue } from '../errors';
-import { unknownTypeError, type HeartbeatTimeoutError } from './errors';
+import { unknownTypeError, type HeartbeatTimeoutError, type UnknownTypeError } from './errors';
 import {
   checkMessageType,
   classify,
@@ -15,7 +15,7 @@ import {
   type Framing,
   type PartialFrame,
 } from './framing';
-import { Monitor } from './monitor';
+import { Monitor, type MonitorEvents } from './monitor';
 import { heartbeatSettingsFor, type HeartbeatOptions, type HeartbeatSettings as Settings } from './options';
 import { clock } from './scheduler';
 
@@ -61,13 +61,21 @@ const partials = new Map<Heartbeat, PartialFrame>();
 // sent at 'drain'. Dropping them all would get a busy peer declared dead.
 const waitingPongs = new Map<Heartbeat, Buffer>();
 
+/** The events of a Heartbeat: a Monitor's and two more. */
+export interface HeartbeatEvents extends MonitorEvents {
+  /** an application frame: its type and payload */
+  message: [type: number, payload: Buffer];
+  /** a frame of a type nobody declared (code ERR_HEARTBEAT_UNKNOWN_TYPE) */
+  error: [error: UnknownTypeError];
+}
+
 /**
  * Events of a Monitor, plus 'message' (type, payload) for application
  * frames and 'error' (code ERR_HEARTBEAT_UNKNOWN_TYPE) for frames of an
  * unknown type. Without an 'error' listener, such an error destroys the
  * socket with it, as a stream error would.
  */
-export class Heartbeat extends Monitor {
+export class Heartbeat extends Monitor<HeartbeatEvents> {
   /** @internal the one incomplete frame held */
   get partial(): PartialFrame | null {
     return partials.size === 0 ? null : (partials.get(this) ?? null);
@@ -173,7 +181,7 @@ export class Heartbeat extends Monitor {
     return `PING 1, PONG 2, messages ${min}..${max}`;
   }
 
-  private fail(error: Error): void {
+  private fail(error: UnknownTypeError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.socket.destroy(error);
   }

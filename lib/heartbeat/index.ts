@@ -1,7 +1,7 @@
 export { monitor, Monitor, ProtocolMonitor, DEFAULT_TIMING } from './monitor';
-export type { MonitorOptions, MonitorTiming, PongInfo } from './monitor';
+export type { MonitorOptions, MonitorTiming, PongInfo, MonitorEvents, TypedEmitter, EventMap } from './monitor';
 export { heartbeat, Heartbeat } from './framed';
-export type { HeartbeatOptions } from './framed';
+export type { HeartbeatOptions, HeartbeatEvents } from './framed';
 export { respond } from './respond';
 export type { RespondOptions } from './respond';
 export { wsHeartbeat, http2Heartbeat } from './adapters';

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { timeoutError, type HeartbeatTimeoutError } from './errors';
 import { checkHooks, checkObject, timingFor, type MonitorHooks, type MonitorOptions, type Timing } from './options';
-import { clock, scheduler } from './scheduler';
+import { clock, RESOLUTION, scheduler } from './scheduler';
 
 export { DEFAULT_TIMING } from './options';
 export type { MonitorOptions, MonitorTiming, Timing } from './options';
@@ -22,11 +22,56 @@ export interface PongInfo {
 /** `sent` of a stopped monitor */
 const STOPPED = -1;
 
+/** The events of a Monitor, each with its listener's arguments. */
+export interface MonitorEvents {
+  /** a PING went out: its sequence number */
+  ping: [seq: number];
+  /** the answer to a PING */
+  pong: [info: PongInfo];
+  /** no answer within the budget; the connection is destroyed after it unless destroyOnDead is false */
+  dead: [error: HeartbeatTimeoutError];
+}
+
+/** Each event name with its listener's arguments. */
+export type EventMap<Events> = { [E in keyof Events]: unknown[] };
+
+/**
+ * EventEmitter's methods with the event names and arguments of `Events`:
+ * a listener gets typed arguments, and an event name the emitter never
+ * emits is a type error.
+ */
+export interface TypedEmitter<Events extends EventMap<Events>> {
+  /** Calls `listener` with the event's arguments each time `event` is emitted. */
+  on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Calls `listener` the next time `event` is emitted only. */
+  once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Removes a listener added with on() or once(). */
+  off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** The same as on(). */
+  addListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** The same as off(). */
+  removeListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** on(), ahead of the listeners already there. */
+  prependListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** once(), ahead of the listeners already there. */
+  prependOnceListener<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  /** Calls the listeners of `event` with `args`; true if there were any. */
+  emit<E extends keyof Events>(event: E, ...args: Events[E]): boolean;
+  /** How many listeners `event` has. */
+  listenerCount(event: keyof Events): number;
+  /** The listeners of `event`. */
+  listeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  /** The listeners of `event`, once() wrappers included. */
+  rawListeners<E extends keyof Events>(event: E): ((...args: Events[E]) => void)[];
+  /** Removes every listener of `event`, or of every event. */
+  removeAllListeners(event?: keyof Events): this;
+}
+
 // Monitor is an EventEmitter that skips EventEmitter's constructor: the
 // constructor gives every instance a listener table (about 500 bytes) that
 // Node otherwise creates on the first on(). At 100 000 connections most
 // monitors never get a listener, and that table would be most of their cost.
-export interface Monitor extends EventEmitter {}
+export interface Monitor<Events extends MonitorEvents & EventMap<Events> = MonitorEvents> extends Omit<EventEmitter, keyof TypedEmitter<Events>>, TypedEmitter<Events> {}
 
 /**
  * Watches one connection. Events: 'ping' (seq), 'pong' ({ rtt }), 'dead'
@@ -36,7 +81,7 @@ export interface Monitor extends EventEmitter {}
  * (A Scheduled for the shared scheduler, without `implements`: those members
  * are internal and stripped from the typings, where the clause would not hold.)
  */
-export abstract class Monitor {
+export abstract class Monitor<Events extends MonitorEvents & EventMap<Events> = MonitorEvents> {
   /** @internal shared between monitors made from the same options */
   readonly timing: Timing;
   /**
@@ -95,6 +140,16 @@ export abstract class Monitor {
   }
 
   /**
+   * @internal The connection has just been made (its 'connect'): the
+   * budget runs from now, whatever the monitor saw before.
+   */
+  connected(): void {
+    if (this.sent === STOPPED) return;
+    this.seen = clock();
+    this.sent = 0;
+  }
+
+  /**
    * A PONG (or the protocol's answer to ping()) was received. `rtt`, when
    * the caller knows it, is reported as is; else it runs from when the
    * latest PING went out, or is null if no PING is outstanding.
@@ -106,7 +161,7 @@ export abstract class Monitor {
     this.seen = now;
     this.sent = 0;
     if (this.seq > 0 && this.listenerCount('pong') > 0) {
-      this.emit('pong', { rtt: rtt ?? (probeAt >= 0 ? Math.max(0, now - probeAt) : null) } satisfies PongInfo);
+      (this as Monitor).emit('pong', { rtt: rtt ?? (probeAt >= 0 ? Math.max(0, now - probeAt) : null) } satisfies PongInfo);
     }
   }
 
@@ -134,7 +189,11 @@ export abstract class Monitor {
   }
   /** Files the next visit: at `due`, sooner for monitors that must poll. */
   protected file(due: number): void {
-    scheduler.schedule(this, due, this.timing.resolution);
+    // The visit that may find the connection dead comes at its time, not up
+    // to a resolution step after it, so the death keeps to the budget. Only
+    // dying connections get there: sharing those wake-ups saves nothing.
+    const verdict = this.seen < 0 && this.sent >= this.timing.count;
+    scheduler.schedule(this, due, verdict ? Math.min(RESOLUTION, this.timing.resolution) : this.timing.resolution);
   }
 
   /**
@@ -156,22 +215,26 @@ export abstract class Monitor {
     const late = now - due > resolution;
     if (late && !settled) return scheduler.defer(this);
     if (this.seen < 0 && this.sent >= count) return this.die(now - this.lastSeen);
-    // One probe per visit, each with a full interval: after a stall, one
-    // PING, not every overdue one at once.
-    const probeAt = late ? now : due;
+    // One probe per visit: after a stall, one PING, not every overdue one
+    // at once. A PING that goes out late gets a full interval from now to
+    // be answered; a probe that sends nothing (our PING still pending) keeps
+    // to the schedule, so visits a little late on a loaded machine do not
+    // push the death later each time, past the budget.
+    const pending = this.pingPending();
+    const probeAt = late && !pending ? now : due;
     this.seen = -probeAt - 1;
     this.sent++;
     this.file(probeAt + interval);
-    if (this.pingPending()) return;
+    if (pending) return;
     this.seq++;
     this.sendPing();
-    this.emit('ping', this.seq);
+    (this as Monitor).emit('ping', this.seq);
   }
 
   private die(silentFor: number): void {
     const error = timeoutError(this.sent, silentFor);
     this.stop();
-    this.emit('dead', error);
+    (this as Monitor).emit('dead', error);
     if (this.timing.destroyOnDead) this.destroyConnection(error);
   }
 }
@@ -206,6 +269,10 @@ export class ProtocolMonitor extends Monitor {
   }
 
   override pong(rtt?: number): void {
+    // The bytes that carried this PONG were read just now and count with it,
+    // once: the next read of progress() must not take them for new life,
+    // stamped up to a poll later than they came.
+    if (this.hooks.progress && this.sent !== STOPPED) this.lastProgress = this.hooks.progress();
     super.pong(rtt ?? (this.pingSentAt > 0 ? performance.now() - this.pingSentAt : undefined));
   }
 
@@ -224,19 +291,32 @@ export class ProtocolMonitor extends Monitor {
   protected override sendPing(): void {
     const sentAt = performance.now();
     this.pingSentAt = sentAt;
-    const result = this.hooks.ping();
-    if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+    try {
+      const result = this.hooks.ping();
+      if (!result || typeof (result as PromiseLike<unknown>).then !== 'function') return;
       this.pending = true;
-      // A rejected ping is an unanswered ping: the next PING or death follows.
+      // Settles once, however often the thenable calls back. A rejected
+      // ping is an unanswered ping: the next PING or death follows.
+      let settled = false;
       (result as PromiseLike<unknown>).then(
         () => {
+          if (settled) return;
+          settled = true;
           this.pending = false;
           this.pong(performance.now() - sentAt);
         },
         () => {
+          if (settled) return;
+          settled = true;
           this.pending = false;
         },
       );
+    } catch {
+      // A ping() that throws (or a then() that does) is a PING that went
+      // unanswered, like a rejected one: it must not take the scheduler,
+      // and with it every other monitor, down. The next interval calls
+      // ping() again, and a connection that stays silent dies on time.
+      this.pending = false;
     }
   }
 
@@ -246,8 +326,11 @@ export class ProtocolMonitor extends Monitor {
 
   protected override heardFrom(): boolean {
     const { progress, busy } = this.hooks;
-    // Busy: the connection's own request is running; that time counts as life.
-    if (busy?.()) return true;
+    // Busy: the connection's own request is running; that time counts as
+    // life. Not while our PING is pending: requests sent after it queue
+    // behind it (the protocols that have busy() answer in order), so they
+    // cannot excuse its answer coming late.
+    if (!this.pending && busy?.()) return true;
     if (!progress) return false;
     const value = progress();
     if (value === this.lastProgress) return false;

@@ -32,7 +32,7 @@ describe('wsHeartbeat() with a real ws server', () => {
     const { client, server } = await wsPair();
     const m = wsHeartbeat(server, { idle: 100, interval: 100, count: 2 });
     const rtts: number[] = [];
-    m.on('pong', ({ rtt }: { rtt: number }) => rtts.push(rtt));
+    m.on('pong', ({ rtt }) => rtts.push(rtt!));
     let dead = false;
     m.on('dead', () => (dead = true));
     await sleep(700);

@@ -120,7 +120,7 @@ describe('heartbeat() between two ends of a loopback connection', () => {
     const hb = heartbeat(pair.client, { idle: 100, interval: 100, count: 3, framing: 'compact' });
     const rtts: number[] = [];
     let dead = false;
-    hb.on('pong', ({ rtt }: { rtt: number }) => rtts.push(rtt));
+    hb.on('pong', ({ rtt }) => rtts.push(rtt!));
     hb.on('dead', () => (dead = true));
     await sleep(1500);
     expect(dead).toBe(false);

@@ -59,6 +59,45 @@ describe('single flight: ping() is not called again while its promise is pending
   });
 });
 
+describe('ping() that misbehaves', () => {
+  it('a ping() that throws is an unanswered probe: nothing escapes to the process, ping() is called again, and death comes on time', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      let calls = 0;
+      const started = performance.now();
+      const m = watch(monitor({ idle: 100, interval: 100, count: 3, ping: () => {
+        calls++;
+        throw new Error('ping() threw');
+      } }));
+      const dead = await deathOf(m);
+      const elapsed = performance.now() - started;
+      expect(uncaught).toEqual([]);
+      expect(calls).toBe(3);
+      expect(dead.probes).toBe(3);
+      expect(elapsed).toBeGreaterThanOrEqual(390);
+      expect(elapsed).toBeLessThan(440 + 300);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
+  it('a thenable that calls back twice is one answer: one pong per PING', async () => {
+    const pongs: number[] = [];
+    const m = watch(monitor({ idle: 100, interval: 100, count: 3, ping: () => ({
+      then(fulfil: () => void) {
+        fulfil();
+        setTimeout(fulfil, 5);
+      },
+    }) }));
+    m.on('pong', () => pongs.push(m.seq));
+    await sleep(700);
+    expect(pongs.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(pongs).size).toBe(pongs.length);
+  });
+});
+
 describe('busy(): a request of the connection\'s own is running', () => {
   it('sends no PING and reaches no verdict while busy; the silence clock starts again when the request ends', async () => {
     let busy = true;
@@ -81,6 +120,17 @@ describe('busy(): a request of the connection\'s own is running', () => {
     expect(after).toBeGreaterThanOrEqual(400 - 100);
     expect(after).toBeLessThan(440 + 300);
     expect(error.probes).toBe(2);
+  });
+
+  it('is not asked while our PING is out: requests sent after it queue behind it and cannot excuse its answer coming late', async () => {
+    let pingOut = false;
+    const started = performance.now();
+    // busy() says true as soon as the PING is out (an application request
+    // queued behind it), and the PING is never answered.
+    const m = watch(monitor({ idle: 200, interval: 100, count: 2, ping: () => ((pingOut = true), new Promise(() => {})), busy: () => pingOut }));
+    const dead = await deathOf(m);
+    expect(dead.probes).toBe(2);
+    expect(performance.now() - started).toBeLessThan(400 + 300);
   });
 
   it('is checked like every option: a function or undefined', () => {
@@ -136,6 +186,31 @@ describe('progress(): bytes read are noticed on time', () => {
     // It says no more than what is true: nothing was received for at least that long.
     expect(dead.sinceLastReceived).toBeLessThanOrEqual(after + 1);
     expect(dead.sinceLastReceived).toBeGreaterThanOrEqual(budget - 10 - budget / 20);
+  });
+});
+
+describe('each sign of life counts once, stamped when it was read', () => {
+  it("a PONG's bytes are not counted again at the next read of progress(): the silence runs from the PONG", async () => {
+    pair = await connectedPair();
+    const { client, accepted } = pair;
+    accepted.on('data', () => accepted.write('P'));
+    // poll = (300 + 300 x 3) / 20 = 60 ms
+    const m = watch(monitor({
+      idle: 300,
+      interval: 300,
+      count: 3,
+      progress: () => client.bytesRead,
+      ping: () => new Promise((resolve) => {
+        client.once('data', resolve);
+        client.write('p');
+      }),
+    }));
+    await new Promise((resolve) => m.once('pong', resolve));
+    const pongAt = m.lastSeen;
+    // Three polls later, with nothing else received.
+    await sleep(200);
+    expect(m.probes).toBe(0);
+    expect(m.lastSeen).toBe(pongAt);
   });
 });
 

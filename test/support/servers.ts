@@ -15,6 +15,7 @@ import { accessSync, appendFileSync, chmodSync, chownSync, closeSync, constants,
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 // The servers and tools are not ours to instrument: a sanitizer preloaded
@@ -246,15 +247,17 @@ interface Network {
   serverAddress: string;
 }
 
-function usedAddresses(): string {
-  return spawnSync(tools.ip!, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8', env }).stdout ?? '';
+// Asynchronous, as is everything a test does while other servers' clients are
+// being timed: a blocked event loop would make their timers late.
+async function usedAddresses(): Promise<string> {
+  return (await run(tools.ip!, ['-4', '-o', 'addr', 'show'])).stdout;
 }
 
 /** A namespace (the nth of this process) with a veth pair to it, on a random /30 of 100.64.0.0/10 that no interface here uses. */
 async function makeNetwork(n: number): Promise<Network> {
   const id = `${process.pid.toString(36)}${n.toString(36)}`;
   const namespace = `${NAMESPACE_PREFIX}${process.pid}-${n}`;
-  const used = usedAddresses();
+  const used = await usedAddresses();
   let hostAddress: string;
   let serverAddress: string;
   do {
@@ -410,7 +413,13 @@ class Instance implements RunningServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     await this.kill();
-    this.destroySync();
+    if (this.stopped) return;
+    this.stopped = true;
+    running.delete(this);
+    const pids = await run(tools.ip!, ['netns', 'pids', this.namespace]).then(({ stdout }) => stdout, () => '');
+    signalAll(pids.split(/\s+/).filter(Boolean).map(Number), 'SIGKILL');
+    await run(tools.ip!, ['netns', 'delete', this.namespace]).catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   /** @internal kills everything left in the namespace, deletes it and the data. */

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setKeepAlive } from '../../kernel/keepalive';
 import { scriptCommand, track } from '../children';
-import { heartbeat as startHeartbeat, type Heartbeat, type Monitor } from '../../heartbeat';
+import { heartbeat as startHeartbeat, Heartbeat, type Monitor } from '../../heartbeat';
 import { keepAlive } from '../../layers';
 import { FRAMING } from '../protocol';
 import { cannotCause, obstacleTo, startPeer, type Death, type Peer } from '../peer';
@@ -234,7 +234,7 @@ export function defaultBound(t: Timings): number {
 interface Client {
   setup: Setup;
   socket: net.Socket;
-  heartbeat: Heartbeat | Monitor | null;
+  heartbeat: Monitor | null;
   detection: { at: number; how: string } | null;
   noticed: Promise<void>;
   diedAt: number | null;
@@ -269,7 +269,7 @@ function skippedRow(scenario: Scenario, setup: Setup, t: Timings, reason: string
 export async function connectClient(peer: Peer, setup: Setup, t: Timings): Promise<Client> {
   const socket = net.connect(peer.port, peer.host);
   await once(socket, 'connect');
-  let heartbeat: Heartbeat | Monitor | null = null;
+  let heartbeat: Monitor | null = null;
   switch (setup) {
     case 'nothing':
     case 'kernel':
@@ -298,7 +298,7 @@ export async function connectClient(peer: Peer, setup: Setup, t: Timings): Promi
     socket.on('close', () => note('close'));
     heartbeat?.on('dead', (error: Error & { code?: string }) => note(error.code ?? 'dead'));
     // A heartbeat 'error' (say, an unknown frame) is not a death; keep it from throwing.
-    heartbeat?.on('error', () => {});
+    if (heartbeat instanceof Heartbeat) heartbeat.on('error', () => {});
   });
   return client;
 }
