@@ -19,6 +19,8 @@ const PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/y;
  * number as ms. Hence the few lines here.)
  */
 export function parseDuration(text: unknown, field: string, max = MAX_TIMER_MS): number {
+  // The text may come from the environment, of any length: quoted short.
+  const shown = () => JSON.stringify(typeof text === 'string' && text.length > 40 ? `${text.slice(0, 40)}…` : text);
   const allowed = `a duration with a unit (ms, s, m, h, d) as in 30s, 1500ms or 1m30s, from 1 ms to ${max} ms`;
   if (typeof text !== 'string') throw invalidType(field, allowed, text);
   const compact = text.trim();
@@ -29,12 +31,12 @@ export function parseDuration(text: unknown, field: string, max = MAX_TIMER_MS):
     const match = PART.exec(compact);
     if (!match) {
       PART.lastIndex = start;
-      throw invalidValue(field, `must be ${allowed}; got ${JSON.stringify(text)}`);
+      throw invalidValue(field, `must be ${allowed}; got ${shown()}`);
     }
     total += Number(match[1]) * UNIT_MS[match[2]];
     while (compact[PART.lastIndex] === ' ') PART.lastIndex++;
   }
-  if (compact.length === 0) throw invalidValue(field, `must be ${allowed}; got ${JSON.stringify(text)}`);
+  if (compact.length === 0) throw invalidValue(field, `must be ${allowed}; got ${shown()}`);
   const ms = Math.ceil(total);
   if (ms < 1 || ms > max) throw outOfRange(field, `from 1 ms to ${max} ms`, text);
   return ms;

@@ -5,23 +5,29 @@
 // marker while a client connects) and one entry in the set of live
 // protected sockets; the listeners are shared functions.
 import type * as net from 'node:net';
-import { binding } from '../native';
+import { binding, hasAddon } from '../native';
 import { applyRequest, kExplicit, rememberExplicitCalls, type KernelRequest } from '../kernel/keepalive';
 import { handleFd, isUnixDomain } from '../kernel/socket';
 import { causeOf, countClosed, countProtected, countUnprotected, reportDeath } from './events';
-import { install } from './reach';
+import { install, kPolicy } from './reach';
 import { compileProtection, policyFor, servicePort, type CompiledPolicy, type CompiledProtection, type Direction, type ProtectOptions } from './policy';
 
-export const kPolicy = Symbol('tcp-keepalive.policy');
 /** A client reached and waiting for its 'connect'. */
 const CONNECTING = 0;
-/** Node's setKeepAlive() ran on the socket before it was protected (a server's keepAlive option, a 'connection' handler). */
+/** Node's setKeepAlive() ran on the socket before it was protected (a 'connection' handler; Node emits 'connection' before publishing the socket). */
 const TOUCHED = 1;
+/** Decided: left alone (Unix-domain, a rule, no policy, the kernel refused), unprotected, or handed to another process. */
+const LEFT = 2;
+/** Made from a handle or an fd, in its constructor: decided after it, unless the accept path reaches it first. */
+const ADOPTING = 3;
 
+export { kPolicy };
 export type Protected = net.Socket & {
-  [kPolicy]?: CompiledPolicy | typeof CONNECTING | typeof TOUCHED;
+  [kPolicy]?: CompiledPolicy | typeof CONNECTING | typeof TOUCHED | typeof LEFT | typeof ADOPTING;
   [kExplicit]?: KernelRequest | false;
-  _host?: string;
+  _host?: string | null;
+  _handle?: { constructor?: { name?: string } } | null;
+  server?: Listener | null;
 };
 
 /** Live protected sockets: what sockets() lists. */
@@ -33,7 +39,12 @@ let uninstall: (() => void) | null = null;
 
 /** The policy, then what the application itself set through this package on top. */
 function enforce(socket: Protected, policy: CompiledPolicy): void {
-  applyRequest(socket, policy.request);
+  const fd = policy.native === null || socket.connecting ? -1 : handleFd(socket);
+  if (fd >= 0) {
+    // The common case, straight to the addon: what applyRequest would do after finding the fd.
+    const [idleS, intervalS, count, userTimeoutMs] = policy.native!;
+    binding.setKeepAlive(fd, true, idleS, intervalS, count, userTimeoutMs);
+  } else applyRequest(socket, policy.request);
   const explicit = socket[kExplicit];
   if (explicit !== undefined) applyRequest(socket, explicit);
 }
@@ -47,6 +58,7 @@ function matchRules(socket: Protected, protection: CompiledProtection, direction
 function decide(socket: Protected, direction: Direction): void {
   const protection = active[active.length - 1];
   if (protection === undefined || socket.destroyed) return;
+  socket[kPolicy] = LEFT;
   if (isUnixDomain(socket)) {
     countUnprotected('unix');
     return;
@@ -75,58 +87,128 @@ function track(socket: Protected, policy: CompiledPolicy): void {
 }
 
 // Linux copies a listening socket's SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
-// TCP_KEEPCNT and TCP_USER_TIMEOUT to every socket it accepts (the accepted
-// socket is a clone of the listener's). So when no rule tells one listener's
-// sockets apart, the policy goes on the listener once, at its first accepted
-// socket, and the others arrive with it: no system call per accepted socket.
+// TCP_KEEPCNT and TCP_USER_TIMEOUT to each connection when its handshake
+// completes (the new socket is a clone of the listener). So when no rule
+// tells one listener's sockets apart, the policy goes on the listener once,
+// right after listen(), and accepted sockets arrive with it: no system call
+// per accepted socket. Connections that completed before (a listener that
+// was already listening, or is given the policy only at its first accept)
+// sit in the accept queue without it: the listener's TCP_INFO tells how many
+// (tcpi_unacked of a listener is its accept queue), and those next accepted
+// sockets get the policy each. Not carried: listeners shared with other
+// processes (a cluster worker's, one made from a handle or fd), where
+// another process may change what the listener passes on.
 const LISTENERS_PASS_ON_OPTIONS = process.platform === 'linux';
 const kCarried = Symbol('tcp-keepalive.listener-policy');
+const kShared = Symbol('tcp-keepalive.listener-shared');
+let clusterWorker: boolean | undefined;
+/**
+ * A cluster worker's listeners are the primary's socket, shared by every
+ * worker (SCHED_NONE), or not in this process at all (SCHED_RR). Node
+ * deletes NODE_UNIQUE_ID before the application runs, so the cluster module
+ * answers; only a process with an IPC channel can be a worker.
+ */
+function inClusterWorker(): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  clusterWorker ??= process.channel !== undefined && (require('node:cluster') as typeof import('node:cluster').default).isWorker;
+  return clusterWorker as boolean;
+}
+
+interface Carried {
+  protection: CompiledProtection;
+  policy: CompiledPolicy | null;
+  byRule: boolean;
+  /** connections accepted from now on that were queued before the listener had the policy */
+  owed: number;
+}
 
 type Listener = net.Server & {
-  [kCarried]?: { protection: CompiledProtection; policy: CompiledPolicy | null; byRule: boolean };
+  [kCarried]?: Carried;
+  [kShared]?: boolean;
   _handle?: { fd?: number } | null;
+  keepAlive?: boolean;
 };
 /** Listeners that carry a policy, to take it off again at unprotect(). */
 const carriers = new Set<Listener>();
 
-function listenerFd(server: Listener | undefined): number {
+function listenerFd(server: Listener | null | undefined): number {
   const fd = server?._handle?.fd;
   return typeof fd === 'number' ? fd : -1;
 }
 
-function onAccepted(socket: Protected): void {
-  const protection = active[active.length - 1];
-  const server = (socket as net.Socket & { server?: Listener }).server;
-  const fd = listenerFd(server);
-  if (!LISTENERS_PASS_ON_OPTIONS || protection === undefined || protection.serverRulesByHost || fd < 0 || isUnixDomain(socket)) {
-    decide(socket, 'server');
-    return;
-  }
-  const carried = server![kCarried];
-  // Node's own setKeepAlive() on this socket already changed what it inherited.
-  if (carried?.protection !== protection || socket[kPolicy] === TOUCHED || socket[kExplicit] !== undefined) {
-    // This socket was accepted before the listener carried the policy: it gets its own.
-    decide(socket, 'server');
-    if (carried?.protection !== protection) carryPolicy(server!, fd, protection, (server!.address() as net.AddressInfo).port);
-    return;
-  }
-  if (carried.policy === null) countUnprotected(carried.byRule ? 'rule' : 'no-policy');
-  else track(socket, carried.policy);
+function mayCarry(server: Listener, protection: CompiledProtection | undefined): protection is CompiledProtection {
+  return LISTENERS_PASS_ON_OPTIONS && protection !== undefined && !protection.serverRulesByHost && !server[kShared] && hasAddon() && !inClusterWorker();
 }
 
-function carryPolicy(server: Listener, fd: number, protection: CompiledProtection, port: number): void {
+function onListenStart(server: Listener, existing: boolean): void {
+  if (existing) server[kShared] = true;
+}
+
+function onListening(server: Listener): void {
+  const protection = active[active.length - 1];
+  const fd = listenerFd(server);
+  if (fd >= 0 && mayCarry(server, protection) && server[kCarried]?.protection !== protection) carryPolicy(server, fd, protection);
+}
+
+function onAccepted(socket: Protected): void {
+  const protection = active[active.length - 1];
+  // Sent to another process in its 'connection' handler (Node emits 'connection' before publishing): not ours to hold.
+  if (socket._handle === null) {
+    socket[kPolicy] = LEFT;
+    return;
+  }
+  const server = socket.server;
+  const fd = listenerFd(server);
+  if (fd < 0 || !mayCarry(server!, protection) || isUnixDomain(socket)) {
+    decide(socket, 'server');
+    return;
+  }
+  let carried = server![kCarried];
+  // This socket was accepted before its listener had the policy: it was cloned without it.
+  const early = carried?.protection !== protection;
+  if (early) carried = carryPolicy(server!, fd, protection);
+  const state = socket[kPolicy];
+  if (early || carried === undefined) {
+    decide(socket, 'server');
+    return;
+  }
+  if (
+    carried.owed > 0 ||
+    // Node's own setKeepAlive() already changed what the socket inherited:
+    // the server's keepAlive option, or a 'connection' handler (Node emits 'connection' first).
+    server!.keepAlive ||
+    state === TOUCHED ||
+    socket[kExplicit] !== undefined
+  ) {
+    if (carried.owed > 0) carried.owed--;
+    decide(socket, 'server');
+    return;
+  }
+  if (carried.policy === null) {
+    socket[kPolicy] = LEFT;
+    countUnprotected(carried.byRule ? 'rule' : 'no-policy');
+  } else track(socket, carried.policy);
+}
+
+function carryPolicy(server: Listener, fd: number, protection: CompiledProtection): Carried | undefined {
+  const port = (server.address() as net.AddressInfo | null)?.port;
   const { policy, byRule } = protection.rules.length === 0 ? { policy: protection.base, byRule: false } : policyFor(protection, 'server', [], port);
+  let owed: number;
   try {
     if (policy) applyRequest(fd, policy.request);
     else if (server[kCarried]?.policy) dropCarried(fd);
+    // Read after the change: whatever is queued now was cloned before it.
+    owed = binding.tcpInfo(fd).unacked ?? Infinity;
   } catch {
-    return; // then each accepted socket gets its own, as on other platforms
+    return undefined; // then each accepted socket gets its own, as on other platforms
   }
-  server[kCarried] = { protection, policy, byRule };
+  const carried: Carried = { protection, policy, byRule, owed };
+  server[kCarried] = carried;
   if (!carriers.has(server)) {
     carriers.add(server);
     server.once('close', () => carriers.delete(server));
   }
+  return carried;
 }
 
 /** Keepalive off and no user timeout: what accepted sockets inherit once no policy is carried. */
@@ -152,7 +234,7 @@ function reachClient(socket: Protected): void {
 }
 
 function silence(fd: number): number | null {
-  if (fd < 0) return null;
+  if (fd < 0 || !hasAddon()) return null;
   try {
     return binding.tcpInfo(fd).lastDataRecvMs;
   } catch {
@@ -168,16 +250,26 @@ function silence(fd: number): number | null {
 function peerOf(socket: net.Socket, fd: number): { address: string | undefined; port: number | undefined } {
   const cached = (socket as net.Socket & { _peername?: { address?: string; port?: number } })._peername;
   if (cached?.address !== undefined) return { address: cached.address, port: cached.port };
-  const peer = fd < 0 ? null : binding.peerName(fd);
+  let peer: [string, number] | null = null;
+  try {
+    if (fd >= 0 && hasAddon()) peer = binding.peerName(fd);
+  } catch {
+    // the kernel has forgotten it too: report what Node knows
+  }
   return peer ? { address: peer[0], port: peer[1] } : { address: socket.remoteAddress, port: socket.remotePort };
+}
+
+/** No longer listed or counted as live; the kernel keeps what it holds. */
+function release(socket: Protected): void {
+  socket[kPolicy] = LEFT;
+  live.delete(socket);
+  countClosed();
 }
 
 function onDestroy(socket: Protected, error: Error | null): void {
   const policy = socket[kPolicy];
   if (typeof policy !== 'object') return;
-  socket[kPolicy] = undefined;
-  live.delete(socket);
-  countClosed();
+  release(socket);
   if (error === null) return;
   const fd = handleFd(socket);
   const silentMs = silence(fd);
@@ -214,11 +306,53 @@ function onNodeSetKeepAlive(socket: Protected): void {
   }
 }
 
+/** A socket made from an fd or a received handle, once its constructor is done. */
+function adopt(socket: Protected): void {
+  if (socket[kPolicy] !== ADOPTING) return; // the accept path or connect() reached it meanwhile
+  socket[kPolicy] = undefined;
+  onUnseen(socket);
+}
+
+/**
+ * A socket with a handle protect() has not decided on: made from an fd or a
+ * handle received over IPC, or one that existed before protect(). Such a
+ * socket has no listener to match rules by: it counts as 'server' (sticky
+ * sessions and socket activation hand over accepted sockets), unless it
+ * connected to a host itself.
+ */
+function onUnseen(socket: Protected): void {
+  if (socket.server === undefined) {
+    // Still in the Socket constructor (every accepted socket comes here): an accepted socket is published right after it.
+    socket[kPolicy] = ADOPTING;
+    process.nextTick(adopt, socket);
+    return;
+  }
+  if (socket.destroyed || active.length === 0) return;
+  if (socket.connecting) {
+    reachClient(socket);
+    return;
+  }
+  // TLS and other wrappers: the TCP socket under them is the one protected.
+  if (socket._handle?.constructor?.name !== 'TCP') {
+    socket[kPolicy] = LEFT;
+    return;
+  }
+  decide(socket, typeof socket._host === 'string' && socket.server === null ? 'client' : 'server');
+}
+
+function onHandedOff(socket: Protected): void {
+  release(socket);
+}
+
 const hooks = {
   client: reachClient,
   server: onAccepted,
   afterSetKeepAlive: onNodeSetKeepAlive,
   beforeDestroy: onDestroy,
+  unseen: onUnseen,
+  handedOff: onHandedOff,
+  listenStart: onListenStart,
+  listening: onListening,
 };
 
 /**
@@ -240,7 +374,8 @@ const hooks = {
  * ```
  */
 export function protect(options: ProtectOptions): () => void {
-  const protection = compileProtection(options);
+  // Without the addon each policy is what Node's own setKeepAlive() can set; the preload says so at start.
+  const protection = compileProtection(options, !hasAddon());
   active.push(protection);
   if (uninstall === null) {
     uninstall = install(hooks);
@@ -254,11 +389,7 @@ export function protect(options: ProtectOptions): () => void {
     const owned = new Set<CompiledPolicy | null>([protection.base, ...protection.rules.map((r) => r.policy || null)]);
     for (const socket of live) {
       const policy = socket[kPolicy];
-      if (typeof policy === 'object' && owned.has(policy)) {
-        socket[kPolicy] = undefined;
-        live.delete(socket);
-        countClosed();
-      }
+      if (typeof policy === 'object' && owned.has(policy)) release(socket);
     }
     for (const server of carriers) {
       if (server[kCarried]?.protection !== protection) continue;

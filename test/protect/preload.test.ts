@@ -49,7 +49,7 @@ function runPreloaded(env: Record<string, string | undefined>, flag = '--require
 describe('a bad TCP_KEEPALIVE', () => {
   it.each([
     ['idle=0s', /idle.*0s/],
-    ['idel=2s', /unknown key 'idel'; keys: idle, interval, count, userTimeout/],
+    ['idel=2s', /unknown key "idel"; keys: idle, interval, count, userTimeout/],
     ['idle=2', /idle.*["']2["']/],
     ['count=three', /count must be a whole number/],
     ['count=500', /count.*out of range.*from 1 to 127/],
@@ -58,7 +58,7 @@ describe('a bad TCP_KEEPALIVE', () => {
     ['within=1s', /within.*at least 2000 ms/],
     ['within=30s,idle=2s', /within sets idle, interval, count and userTimeout itself/],
     ['idle=2s,idle=3s', /idle is given twice/],
-    ['idle', /'idle' is not key=value/],
+    ['idle', /"idle" is not key=value/],
     ['', /is not set/],
     [undefined, /is not set/],
   ])('%j exits 9 before the app runs, with one line naming it', (text, message) => {

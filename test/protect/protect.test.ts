@@ -102,6 +102,16 @@ describe('rules', () => {
     const byAddress = await connect(db.port);
     expect(getKeepAlive(byAddress).enabled).toBe(false); // no rule matched and no base policy
   });
+
+  it('a host RegExp with the g flag matches every socket, not every other one', async () => {
+    const db = await serve();
+    const rule = /^127\.0\.0\.1$/g;
+    guarded({ rules: [{ host: rule, direction: 'client', keepalive: { idle: 4000 } }] });
+    const clients = [];
+    for (let i = 0; i < 4; i++) clients.push(await connect(db.port));
+    expect(clients.map((socket) => getKeepAlive(socket).idle)).toEqual([4000, 4000, 4000, 4000]);
+    expect(rule.lastIndex).toBe(0); // the user's RegExp is left as it was
+  });
 });
 
 describe('scope', () => {
@@ -229,7 +239,35 @@ describe('TCP_KEEPALIVE text', () => {
     ['idle=1m30s, interval=1500ms ,count=3,userTimeout=auto', { idle: 90_000, interval: 1500, count: 3, userTimeout: 'auto' }],
     ['within=30s', { within: 30_000 }],
     ['userTimeout=10s', { userTimeout: 10_000 }],
+    ['userTimeout=0ms', { userTimeout: 0 }],
+    ['userTimeout=0', { userTimeout: 0 }],
   ])('%j is %j', (text, options) => {
     expect(parsePolicyText(text)).toEqual(options);
   });
+
+  it('takes time linear in its length: a megabyte of spaces inside a value is read at once, not after an hour', () => {
+    // The old pattern backtracked quadratically over spaces inside a value:
+    // 1.7 s for 20 000, so over an hour for a million.
+    const spaces = ' '.repeat(1_000_000);
+    expect(parsePolicyText(`idle=2${spaces}s`)).toEqual({ idle: 2000 });
+    for (const text of [`idle=1${spaces}x`, `count=3${spaces}x`, `idle=2s,within=2s${spaces}x`, spaces]) {
+      expect(() => parsePolicyText(text)).toThrow(/^TCP_KEEPALIVE: /);
+    }
+  });
+
+  it.each([['idle=2\nx'], ['idle=2s,inter\nval=1s'], ['count=3\n4'], ['idle=2s\n,count=x\ny'], [`idle=${'9'.repeat(100_000)}x`]])(
+    'bad value %# is named on one short line',
+    (text) => {
+      const error = (() => {
+        try {
+          parsePolicyText(text);
+        } catch (thrown) {
+          return thrown as Error;
+        }
+      })();
+      expect(error?.message).toMatch(/^TCP_KEEPALIVE: /);
+      expect(error!.message).not.toMatch(/[\r\n]/);
+      expect(error!.message.length).toBeLessThan(400);
+    },
+  );
 });

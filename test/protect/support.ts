@@ -1,5 +1,5 @@
 // Children started with the preload, as a user starts them.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { DIST, FIXTURES, ROOT } from '../support/paths';
 
@@ -36,8 +36,10 @@ export class Child {
   readonly stderr: string[] = [];
   private readonly waiting: Array<(message: any) => boolean> = [];
 
-  constructor(app: string, env: Record<string, string>, execArgv = ['--require', REGISTER, '--require', OBSERVER]) {
-    this.process = fork(app, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  /** `passed`: sockets the child gets as its fds 4, 5, … */
+  constructor(app: string, env: Record<string, string>, execArgv = ['--require', REGISTER, '--require', OBSERVER], passed: unknown[] = []) {
+    const stdio = ['ignore', 'inherit', 'pipe', 'ipc', ...passed] as StdioOptions;
+    this.process = fork(app, [], { execArgv, env: { ...process.env, ...env }, stdio });
     this.process.stderr!.on('data', (chunk) => this.stderr.push(String(chunk)));
     this.process.on('message', (message: any) => {
       if (process.env.PRELOAD_DEBUG) console.log('child message', JSON.stringify(message).slice(0, 200));
