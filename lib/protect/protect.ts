@@ -10,6 +10,7 @@ import { applyRequest, kExplicit, rememberExplicitCalls, type KernelRequest } fr
 import { handleFd, isUnixDomain } from '../kernel/socket';
 import { causeOf, countClosed, countProtected, countUnprotected, reportDeath } from './events';
 import { install, kPolicy } from './reach';
+import { handlelessSockets } from './reach-runtimes';
 import { compileProtection, policyFor, servicePort, type CompiledPolicy, type CompiledProtection, type Direction, type ProtectOptions } from './policy';
 
 /** A client reached and waiting for its 'connect'. */
@@ -153,7 +154,7 @@ function onListening(server: Listener): void {
 function onAccepted(socket: Protected): void {
   const protection = active[active.length - 1];
   // Sent to another process in its 'connection' handler (Node emits 'connection' before publishing): not ours to hold.
-  if (socket._handle === null) {
+  if (socket._handle === null && !handlelessSockets) {
     socket[kPolicy] = LEFT;
     return;
   }
@@ -310,7 +311,7 @@ function onNodeSetKeepAlive(socket: Protected): void {
 function adopt(socket: Protected): void {
   if (socket[kPolicy] !== ADOPTING) return; // the accept path or connect() reached it meanwhile
   socket[kPolicy] = undefined;
-  onUnseen(socket);
+  onUnseen(socket, true);
 }
 
 /**
@@ -320,8 +321,11 @@ function adopt(socket: Protected): void {
  * sessions and socket activation hand over accepted sockets), unless it
  * connected to a host itself.
  */
-function onUnseen(socket: Protected): void {
-  if (socket.server === undefined) {
+function onUnseen(socket: Protected, constructed = false): void {
+  // Bun never sets `server` on a socket, so once the constructor is known to
+  // be done (adopt), undefined no longer means "still constructing": deferring
+  // again would queue a nextTick forever and starve the event loop.
+  if (socket.server === undefined && !constructed) {
     // Still in the Socket constructor (every accepted socket comes here): an accepted socket is published right after it.
     socket[kPolicy] = ADOPTING;
     process.nextTick(adopt, socket);

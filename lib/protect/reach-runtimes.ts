@@ -13,6 +13,13 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 
+/**
+ * Bun's http servers hand out sockets whose `_handle` is null for their
+ * whole life, so there a null handle does not mean "sent to another process"
+ * (Node's hand-off), and such sockets must not be let go.
+ */
+export const handlelessSockets = process.versions.bun !== undefined;
+
 /** Whether this runtime publishes accepted sockets on `net.server.socket`. */
 export function publishesServerSockets(): boolean {
   return process.versions.bun === undefined;

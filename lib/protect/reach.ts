@@ -32,7 +32,7 @@
 // it is let go. All are prototype wrappers: no per-socket closure.
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
-import { publishesServerSockets, reachAcceptedByEmit } from './reach-runtimes';
+import { handlelessSockets, publishesServerSockets, reachAcceptedByEmit } from './reach-runtimes';
 
 /** What protect() holds on a socket: its compiled policy, or a marker (see protect.ts). */
 export const kPolicy = Symbol('tcp-keepalive.policy');
@@ -180,7 +180,7 @@ export function install(hooks: Hooks): () => void {
   const setTimeout = proto.setTimeout;
   undo.push(
     wrapMethod('setTimeout', function (this: Marked, ...args: unknown[]) {
-      if (this._handle === null && typeof this[kPolicy] === 'object' && !this.destroyed) hooks.handedOff(this);
+      if (this._handle === null && !handlelessSockets && typeof this[kPolicy] === 'object' && !this.destroyed) hooks.handedOff(this);
       return (setTimeout as (...a: unknown[]) => net.Socket).apply(this, args);
     } as Proto['setTimeout']),
   );
