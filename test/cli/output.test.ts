@@ -133,9 +133,12 @@ describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : 
       expect(server.stderr()).toBe('');
     }
     // Growth of a node process over the same churn is mostly its heap; what is
-    // compared is the difference the unread stdout makes.
+    // compared is the difference the unread stdout makes. RSS moves with the
+    // collector by several MiB between runs (0.6 on Node 20, 7.4 once on Node
+    // 24 with the fix; the old code grew 12.6 MiB more): the bound is loose,
+    // and what the server kept queued, asserted below, is the exact check.
     console.log(`ping-server RSS growth over ${CYCLES} cycles, MiB: ${JSON.stringify(rss)}`);
-    expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(6);
+    expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(10);
     expect(kept.bytes).toBeLessThan(256 * 1024);
     expect(kept.connectionLines).toBeLessThanOrEqual(kept.allowedLines);
     // Throttled, not lost: each connection is a line or in a summary's count.
