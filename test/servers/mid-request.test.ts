@@ -23,7 +23,7 @@ import * as mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive } from '../../lib';
-import { serverSkipReason, startServerOf, stopAllServers, type RunningServer, type ServerKind } from '../support/servers';
+import { describeError, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
 
 // The recipes' constant with a 5 s budget (2 + 1 x 3 s), as test/servers/recipes.test.ts has it.
 const KEEPALIVE = { idle: 2000, interval: 1000, count: 3, userTimeout: 'auto' } as const;
@@ -51,7 +51,6 @@ const RECONNECT_MS = 1000;
 const DRIVERS = { ioredis: 'redis', pg: 'postgres', mysql2: 'mariadb' } as const satisfies Record<string, ServerKind>;
 type Driver = keyof typeof DRIVERS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const describeError = (error: unknown) => String((error as { code?: string }).code ?? (error as Error).message);
 
 /** An application set up as its recipe says. */
 interface App {
@@ -260,14 +259,6 @@ interface Result {
   answeredAfterThaw?: number;
 }
 
-async function untilAnswered(request: () => Promise<unknown>, deadline: number): Promise<boolean> {
-  while (performance.now() < deadline) {
-    const answered = await Promise.race([request().then(() => true, () => false), sleep(deadline - performance.now()).then(() => false)]);
-    if (answered) return true;
-    await sleep(RETRY_MS);
-  }
-  return false;
-}
 
 async function runDriver(driver: Driver): Promise<Result[]> {
   const server = await startServerOf(DRIVERS[driver]);
@@ -309,7 +300,7 @@ async function runDriver(driver: Driver): Promise<Result[]> {
         entry.result.thawAt = thawAt;
         // A request still pending from the freeze ends first (or the deadline passes).
         await Promise.race([entry.request, sleep(deadline - performance.now())]);
-        if (await untilAnswered(entry.app.ask, deadline)) entry.result.answeredAfterThaw = since() - thawAt;
+        if (await untilAnswered(entry.app.ask, deadline, RETRY_MS)) entry.result.answeredAfterThaw = since() - thawAt;
       }),
     );
   } finally {

@@ -18,7 +18,7 @@ import * as mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getKeepAlive, ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive } from '../../lib';
-import { serverSkipReason, startServerOf, stopAllServers, type RunningServer, type ServerKind } from '../support/servers';
+import { describeError, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
 
 // The recipes' constant, with a 5 s budget (2 + 1 x 3 s) instead of 110 s.
 const KEEPALIVE = { idle: 2000, interval: 1000, count: 3, userTimeout: 'auto' } as const;
@@ -117,7 +117,6 @@ function deathReporter() {
     },
   };
 }
-const describeError = (error: unknown) => (error as { code?: string }).code ?? (error as Error).message;
 
 const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client> = {
   ioredis(server, recipe) {
@@ -345,15 +344,6 @@ interface App {
   close(): void;
 }
 
-/** Retries `request` until it succeeds or `deadline` (performance.now()) passes. */
-async function untilAnswered(request: () => Promise<unknown>, deadline: number): Promise<boolean> {
-  while (performance.now() < deadline) {
-    const answered = await Promise.race([request().then(() => true, () => false), sleep(deadline - performance.now()).then(() => false)]);
-    if (answered) return true;
-    await sleep(RETRY_MS);
-  }
-  return false;
-}
 
 const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undefined> = {
   ioredis(server, kind) {
@@ -369,7 +359,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
     });
     redis.on('error', (error) => reported(current(), describeError(error)));
     redis.on('close', () => reported(current(), 'close'));
-    return { connections, answer: (deadline) => untilAnswered(() => redis.get('key'), deadline), close: () => redis.disconnect() };
+    return { connections, answer: (deadline) => untilAnswered(() => redis.get('key'), deadline, RETRY_MS), close: () => redis.disconnect() };
   },
   pg(server, kind) {
     const connections: Connection[] = [];
@@ -396,7 +386,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
       }
       const pool = new pg.Pool({ ...config, Client: WatchedClient as unknown as new () => pg.Client });
       pool.on('error', () => {}); // reported by the client's own listener
-      return { connections, answer: (deadline) => untilAnswered(() => pool.query('SELECT 1'), deadline), close: () => void pool.end().catch(() => {}) };
+      return { connections, answer: (deadline) => untilAnswered(() => pool.query('SELECT 1'), deadline, RETRY_MS), close: () => void pool.end().catch(() => {}) };
     }
     let client: pg.Client;
     let closed = false;
@@ -411,7 +401,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
     connect();
     return {
       connections,
-      answer: (deadline) => untilAnswered(() => client.query('SELECT 1'), deadline),
+      answer: (deadline) => untilAnswered(() => client.query('SELECT 1'), deadline, RETRY_MS),
       close: () => {
         closed = true;
         void client.end().catch(() => {});
@@ -453,7 +443,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
           reported(made[made.length - 1] ?? {}, describeError(error));
           throw error;
         });
-      return { connections, answer: (deadline) => untilAnswered(query, deadline), close: () => void pool.end() };
+      return { connections, answer: (deadline) => untilAnswered(query, deadline, RETRY_MS), close: () => void pool.end() };
     }
     let current: mysql.Connection;
     let closed = false;
@@ -492,7 +482,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
             (conn as unknown as { failed: (error: Error) => void }).failed(error);
             throw error;
           });
-        }, deadline),
+        }, deadline, RETRY_MS),
       close: () => {
         closed = true;
         current.destroy();
