@@ -40,6 +40,8 @@ const FREEZE_MS = TIMEOUT_MS + BUDGET + 1500;
 const RUNNING_MS = 300;
 /** The server-side cases' statement would run this long: past the thaw, so only its timeout can end it there. */
 const STATEMENT_MS = 4 * FREEZE_MS;
+/** A blocking command on a healthy server, longer than the timeouts: they fire on it too. */
+const BLOCKING_MS = TIMEOUT_MS + 1000;
 /** Deaths come this long after the apps are set up, past the heartbeat's first PING. */
 const SETTLE_MS = KEEPALIVE.idle + 500;
 /** Only for timers that fire late on a loaded machine. */
@@ -59,6 +61,8 @@ interface App {
   request(): Promise<unknown>;
   /** a new request, on whatever connection the app holds by then */
   ask(): Promise<unknown>;
+  /** ioredis: `BLPOP` for BLOCKING_MS on an empty list */
+  blocking?(): Promise<unknown>;
   close(): void;
 }
 /**
@@ -118,6 +122,7 @@ function ioredisApp(options: { commandTimeout?: number; socketTimeout?: number }
           throw error;
         }),
       ask: () => redis.get('key'),
+      blocking: () => redis.blpop('empty-list', BLOCKING_MS / 1000),
       close: () => redis.disconnect(),
     };
   };
@@ -310,6 +315,36 @@ async function runDriver(driver: Driver): Promise<Result[]> {
   return running.map(({ result }) => result);
 }
 
+/**
+ * A healthy redis, a `BLPOP` longer than the timeout: what the ioredis
+ * timeouts do to it. Returns, per option, the first thing the app was told
+ * and when (ms from sending), watched for the BLPOP's time and 1 s more.
+ */
+async function blockingOnHealthy(): Promise<{ option: string; first?: Told }[]> {
+  const server = await startServerOf('redis');
+  const cases = CASES.filter((c) => c.driver === 'ioredis' && c.situation !== 'recipe');
+  const apps: App[] = [];
+  try {
+    return await Promise.all(
+      cases.map(async (c) => {
+        let sentAt: number | undefined;
+        const told: Told[] = [];
+        const tell = (what: string) => sentAt !== undefined && what !== 'connect' && told.push({ at: performance.now() - sentAt, what });
+        const app = c.start(server, tell);
+        apps.push(app);
+        await app.ready;
+        sentAt = performance.now();
+        app.blocking!().catch((error) => tell(describeError(error)));
+        await sleep(BLOCKING_MS + 1000);
+        return { option: c.option, first: told[0] };
+      }),
+    );
+  } finally {
+    for (const app of apps) app.close();
+    await server.stop();
+  }
+}
+
 // ------------------------------------------------------------- the table
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -366,24 +401,31 @@ function cell(result: Result | undefined): string {
   return parts.join('; ');
 }
 
-function table(results: Result[]): string {
+const BLOCKING_TITLE = `healthy, \`BLPOP\` for ${BLOCKING_MS / 1000} s under the ${TIMEOUT_MS / 1000} s timeout`;
+const BLOCKING_STATED = `the timeout fires at ${TIMEOUT_MS / 1000} s: set it above the longest blocking command`;
+
+function table(results: Result[], blocking: Awaited<ReturnType<typeof blockingOnHealthy>>): string {
   const drivers = Object.keys(DRIVERS) as Driver[];
-  return (Object.keys(SITUATIONS) as Situation[])
-    .map((situation) => {
-      const cells = drivers.map((driver) => cell(results.find((r) => r.case.driver === driver && r.case.situation === situation)));
-      return `| ${SITUATIONS[situation].title} | kernel + heartbeat | ${SITUATIONS[situation].stated} | ${cells.join(' | ')} |`;
-    })
-    .join('\n');
+  const lines = (Object.keys(SITUATIONS) as Situation[]).map((situation) => {
+    const cells = drivers.map((driver) => cell(results.find((r) => r.case.driver === driver && r.case.situation === situation)));
+    return `| ${SITUATIONS[situation].title} | kernel + heartbeat | ${SITUATIONS[situation].stated} | ${cells.join(' | ')} |`;
+  });
+  const blockingCell = blocking.map(({ option, first: told }) => `${option}: ${told ? `${seconds(told.at)} ${told.what}` : 'nothing'}`).join('; ');
+  lines.push(`| ${BLOCKING_TITLE} | kernel + heartbeat | ${BLOCKING_STATED} | ${blockingCell || 'skipped'} | n/a | n/a |`);
+  return lines.join('\n');
 }
 
 // ------------------------------------------------------------- the checks
 
 const results: Result[] = [];
+let blocking: Awaited<ReturnType<typeof blockingOnHealthy>> = [];
 const runnable = (Object.keys(DRIVERS) as Driver[]).filter((driver) => !serverSkipReason(DRIVERS[driver]));
 
 beforeAll(async () => {
+  const blockingRun = runnable.includes('ioredis') ? blockingOnHealthy() : Promise.resolve([]);
   for (const driverResults of await Promise.all(runnable.map(runDriver))) results.push(...driverResults);
-  if (process.env.TKA_SERVERS_TABLE) console.log(table(results));
+  blocking = await blockingRun;
+  if (process.env.TKA_SERVERS_TABLE) console.log(table(results, blocking));
 }, 120_000);
 afterAll(stopAllServers);
 
@@ -446,6 +488,17 @@ for (const driver of Object.keys(DRIVERS) as Driver[]) {
         }
         expect(r.answeredAfterThaw, detail).toBeDefined();
         expect(r.answeredAfterThaw!, detail).toBeLessThanOrEqual(BUDGET);
+      });
+    }
+    if (driver === 'ioredis') {
+      it(`${BLOCKING_TITLE}: ${BLOCKING_STATED}`, () => {
+        const detail = JSON.stringify(blocking);
+        expect(blocking.map((b) => b.option), detail).toEqual(['commandTimeout', 'socketTimeout']);
+        for (const { option, first: told } of blocking) {
+          expect(told?.what, detail).toBe(TIMEOUT_ERRORS[option]);
+          expect(told!.at, detail).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+          expect(told!.at, detail).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
+        }
       });
     }
   });
