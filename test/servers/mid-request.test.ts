@@ -16,6 +16,8 @@
 // the timeout without the recipe's follow-up, that the connection is then
 // left unwatched until the thaw; and that the app is answered after the
 // thaw. All cases of a driver share its server; the drivers run at once.
+// A last case shows on a healthy redis that both ioredis timeouts also cut
+// a `BLPOP` longer than them, as the recipe warns.
 // `TKA_SERVERS_TABLE=1` prints the rows docs/real-servers.md quotes.
 import * as net from 'node:net';
 import Redis from 'ioredis';
