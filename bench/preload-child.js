@@ -9,6 +9,8 @@
 const net = require('node:net');
 const { once } = require('node:events');
 
+const WARM_UP = Number(process.env.BENCH_WARM_UP || 500);
+
 async function listen() {
   const server = net.createServer((socket) => {
     socket.on('error', () => {});
@@ -33,8 +35,13 @@ function request(port) {
 async function churn(connections, concurrency) {
   const server = await listen();
   const { port } = server.address();
-  // warm-up: compiled code and the first sockets' set-up are not the steady state
-  for (let i = 0; i < 500; i++) await request(port);
+  // Warm-up: until V8 has compiled what the churn runs (most of it within
+  // the first few thousand connections), its optimizing compiler's work
+  // would be counted per connection, and a preload with more code to
+  // compile would look dearer than it runs; bench/preload.js reports that
+  // one-off cost separately (--warm-up).
+  for (let i = 0; i < WARM_UP; i++) await request(port);
+  if (process.env.BENCH_MARK) process.stdout.write('--- measuring\n');
   let started = 0;
   const done = connections;
   const start = process.hrtime.bigint();

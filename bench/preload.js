@@ -9,7 +9,9 @@
 //   six permutations, each round's ratios are paired, and rounds are added
 //   until the 95% confidence interval of the median package/floor ratio is
 //   narrower than 1 point (or BENCH_MAX_ROUNDS). CPU time, not wall time:
-//   the machine is shared. Beside it, the same churn in C (bench/churn.c).
+//   the machine is shared. Each process warms up first (WARM_UP): the steady
+//   state of a long-running process, not V8 compiling. Beside it, the same
+//   churn in C (bench/churn.c).
 // - memory kept per protected socket: JS heap after GC, with minus without.
 // `node bench/preload.js --profile` instead writes a --cpu-prof profile of
 // the preloaded churn and prints where its time goes.
@@ -18,7 +20,8 @@
 // on every run of the same code, whatever the machine's load; system calls
 // count only as the instructions that make them, not the kernel's work):
 // each variant churns SMALL and LARGE connections, and the difference over
-// LARGE - SMALL is the cost of one connection, start-up and warm-up excluded.
+// LARGE - SMALL is the cost of one connection, start-up and warm-up excluded;
+// only the main thread is counted (V8 compiles on threads of its own).
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const os = require('node:os');
@@ -26,6 +29,14 @@ const path = require('node:path');
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
+// Connections each process makes before it measures: V8 compiles the churn's
+// code over the first few thousand (with 500, some 140 functions were still
+// being optimized during the 3 000 measured, and that compiler work is most
+// of what a preload with more code to compile seemed to cost; with 8 000,
+// about 15, as many without a preload). Under valgrind, where only the main
+// thread is counted, 500 keeps a run within minutes.
+const WARM_UP = Number(process.env.BENCH_WARM_UP || 8000);
+const INSTRUCTIONS_WARM_UP = Number(process.env.BENCH_WARM_UP || 500);
 const MIN_ROUNDS = Number(process.env.BENCH_MIN_ROUNDS || 18);
 const MAX_ROUNDS = Number(process.env.BENCH_MAX_ROUNDS || 240);
 const TARGET_WIDTH = 0.01; // 1 point
@@ -65,7 +76,7 @@ const show = ({ median: m, low, high }) => `${m.toFixed(3)} (95% CI ${low.toFixe
 function measure(execArgv, args) {
   const out = execFileSync(process.execPath, [...execArgv, CHILD, ...args], {
     cwd: ROOT,
-    env: { ...process.env, TCP_KEEPALIVE: POLICY },
+    env: { ...process.env, TCP_KEEPALIVE: POLICY, BENCH_WARM_UP: String(WARM_UP) },
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
@@ -109,7 +120,7 @@ function churn() {
     }
   }
   console.log(
-    `connection churn (${CONNECTIONS} connections a run, ${CONCURRENCY} clients, ${rounds} rounds of three processes, order rotated), ` +
+    `connection churn (${CONNECTIONS} connections a run after ${WARM_UP} of warm-up, ${CONCURRENCY} clients, ${rounds} rounds of three processes, order rotated), ` +
       `connections per CPU second (medians): ${NAMES.map((name) => `${name} ${median(perCpu[name]).toFixed(0)}`).join(', ')}`,
   );
   for (const [name, values] of Object.entries(ratios)) console.log(`  ${name.padEnd(16)} ${show(medianInterval(values))}`);
@@ -142,14 +153,19 @@ function instructions() {
   const large = Number(process.env.BENCH_LARGE || 1200);
   const repeats = Number(process.env.BENCH_REPEATS || 3);
   const dir = mkdtempSync(path.join(os.tmpdir(), `tcp-keepalive-callgrind-${process.pid}-`));
+  // The main thread only: V8's compiler threads still work through the
+  // first thousands of connections, and would be counted per connection.
   const count = (execArgv, connections) => {
     const out = path.join(dir, 'callgrind.out');
-    execFileSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...execArgv, CHILD, 'churn', String(connections), String(CONCURRENCY)], {
-      cwd: ROOT,
-      env: { ...process.env, TCP_KEEPALIVE: POLICY },
-      stdio: 'ignore',
-    });
-    return Number(/^totals: (\d+)/m.exec(readFileSync(out, 'utf8'))[1]);
+    execFileSync(
+      'valgrind',
+      ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, ...execArgv, CHILD, 'churn', String(connections), String(CONCURRENCY)],
+      { cwd: ROOT, env: { ...process.env, TCP_KEEPALIVE: POLICY, BENCH_WARM_UP: String(INSTRUCTIONS_WARM_UP) }, stdio: 'ignore' },
+    );
+    const main = `${out}-01`;
+    const total = Number(/^totals: (\d+)/m.exec(readFileSync(main, 'utf8'))[1]);
+    for (const name of readdirSync(dir)) rmSync(path.join(dir, name));
+    return total;
   };
   const perConnection = Object.fromEntries(NAMES.map((name) => [name, []]));
   for (let r = 0; r < repeats; r++) {
@@ -160,7 +176,7 @@ function instructions() {
   }
   rmSync(dir, { recursive: true, force: true });
   const spread = (xs) => `${((Math.max(...xs) / Math.min(...xs) - 1) * 100).toFixed(2)}%`;
-  console.log(`user-space instructions per connection (valgrind callgrind, ${large} - ${small} connections, ${repeats} runs each; median, spread max/min):`);
+  console.log(`user-space instructions per connection on the main thread (valgrind callgrind, ${large} - ${small} connections after ${INSTRUCTIONS_WARM_UP} of warm-up, ${repeats} runs each; median, spread max/min):`);
   for (const name of NAMES) console.log(`  ${name.padEnd(8)} ${median(perConnection[name]).toFixed(0).padStart(8)}  (spread ${spread(perConnection[name])})`);
   const m = Object.fromEntries(NAMES.map((name) => [name, median(perConnection[name])]));
   console.log(`  above no preload: floor +${(m.floor - m.none).toFixed(0)}, package +${(m.package - m.none).toFixed(0)}; package above the floor: +${(m.package - m.floor).toFixed(0)} = ${(((m.package - m.floor) / m.floor) * 100).toFixed(2)}% of the floor's user-space instructions`);
