@@ -100,7 +100,7 @@ function reachableNode(dir: string): string {
     // A link shares the original's mode, which must not change: copy instead.
     unlinkSync(node);
   } catch {
-    // EXDEV: the temp dir is on another filesystem
+    // EXDEV (the temp dir is on another filesystem), or a link refused
   }
   copyFileSync(process.execPath, node);
   chmodSync(node, 0o755);
@@ -110,7 +110,8 @@ function reachableNode(dir: string): string {
 /** The scratch copy: dist/, the bin, package.json, the built addon (and this platform's prebuilds), the runtime dependencies. */
 function makeCopy(dir: string): Omit<Unprivileged, 'reason' | 'prefix'> {
   const root = join(dir, 'package');
-  const copy = (from: string, to = from) => cpSync(realpathSync(join(ROOT, from)), join(root, to), { recursive: true, dereference: true });
+  // From where a link leads: scripts/asan.sh's copy links node_modules to the checkout's.
+  const copy = (path: string) => cpSync(realpathSync(join(ROOT, path)), join(root, path), { recursive: true, dereference: true });
   for (const part of ['package.json', 'dist', 'bin']) copy(part);
   // Only the .node files: build/ also holds the compiler's objects.
   const release = join(ROOT, 'build', 'Release');
