@@ -78,8 +78,9 @@ function validate(options: unknown, limits: PlatformLimits): KernelRequest {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidType('options', 'an object with idle, interval, count or userTimeout, or false', options);
   }
+  // Four comparisons of interned strings: a third of FIELDS.includes() per key.
   for (const key in options) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
+    if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout') {
       throw invalidValue(`options.${key}`, `is not a keepalive option; the options are ${FIELDS.join(', ')}`);
     }
   }
@@ -121,7 +122,7 @@ function applyToFd(fd: number, request: KernelRequest | false): KeepAliveState {
     }
     // Past the kernel's bound (idle and interval near their maxima) the
     // bound itself is the closest the kernel can do: about 24.8 days.
-    userTimeoutMs = Math.min((idleS + intervalS * count) * 1000, limitsFor().userTimeout!.max);
+    userTimeoutMs = Math.min((idleS + intervalS * count) * 1000, LIMITS.userTimeout!.max);
   }
   binding.setKeepAlive(fd, true, idleS, intervalS, count, userTimeoutMs);
   // With all four set there is nothing left to learn from the kernel.
@@ -276,8 +277,10 @@ function rememberExplicit(target: SocketLike, request: KernelRequest | false): v
 
 /** Validates options once, for callers that apply them to many sockets. */
 export function toRequest(options: KeepAliveOptions | boolean): KernelRequest | false {
-  return options === false ? false : validate(options === true ? {} : options, limitsFor());
+  return options === false ? false : validate(options === true ? {} : options, LIMITS);
 }
+/** This platform's ranges: looked up once, as every setKeepAlive() validates against them. */
+const LIMITS = limitsFor();
 
 /** Applies options that toRequest() already validated. */
 export { apply as applyRequest };
