@@ -95,7 +95,6 @@ describe.skipIf(!isLinux)('cleanup', () => {
     const command = asNobody ? [...nobody.prefix, nobody.node, nobody.cli] : [process.execPath, cli];
     const [file, ...args] = [...command, 'drill', '--scenario', 'hang,restart'];
     const drill = spawn(file, args, {
-      cwd: asNobody ? nobody.root : undefined,
       env: { ...process.env, [name]: value },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

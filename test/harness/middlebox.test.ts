@@ -33,8 +33,7 @@ function drill(args: string[], as: 'self' | 'nobody' = 'self'): Promise<Run> {
   const command = as === 'nobody' ? [...nobody.prefix, nobody.node, nobody.cli] : [process.execPath, cli];
   const [file, ...rest] = [...command, 'drill', ...args];
   return new Promise((resolve) => {
-    const cwd = as === 'nobody' ? nobody.root : undefined;
-    execFile(file, rest, { cwd, env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(file, rest, { env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -161,6 +160,6 @@ describe.skipIf(noMiddlebox !== undefined)(`the middlebox (${noMiddlebox ?? 'con
 function middleboxSkipReasonAsNobody(): string | undefined {
   const code = `const { middleboxSupport } = require(${JSON.stringify(nobody.harness)}); const s = middleboxSupport(); process.stdout.write(s.ok ? '' : s.reason);`;
   const [file, ...args] = [...nobody.prefix, nobody.node, '-e', code];
-  const out = execFileSync(file, args, { cwd: nobody.root, encoding: 'utf8' });
+  const out = execFileSync(file, args, { encoding: 'utf8' });
   return out === '' ? undefined : out;
 }

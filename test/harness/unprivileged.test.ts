@@ -35,9 +35,6 @@ interface Outcome {
 function asNobody(options: object, wrap: string[] = []): Outcome {
   const [file, ...args] = [...nobody.prefix, ...wrap, nobody.node, '-e', PROGRAM, JSON.stringify(options)];
   const out = execFileSync(file, args, {
-    // Not the checkout, which nobody may not reach: Node 26 looks for the
-    // package.json above an -e script's directory, and fails where it cannot read it.
-    cwd: nobody.root,
     encoding: 'utf8',
     timeout: 25_000,
   });

@@ -18,13 +18,12 @@ export interface RunFrom {
   prefix: string[];
   node: string;
   cli: string;
-  root: string;
 }
 
 export interface RunOptions {
   prefix?: string[];
   env?: NodeJS.ProcessEnv;
-  /** run that copy's bin with its node, from its root, behind its prefix (then after `prefix`) */
+  /** run that copy's bin with its node, behind its prefix (itself after `prefix`) */
   from?: RunFrom;
 }
 
@@ -36,7 +35,7 @@ export function run(args: string[], options: RunOptions = {}): Promise<Run> {
     execFile(
       file,
       rest,
-      { cwd: from?.root ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...options.env }, timeout: 60_000 },
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...options.env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });

@@ -20,7 +20,11 @@ export const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 export interface Unprivileged {
   /** Why nothing can run as nobody here (one line), or undefined when it can. */
   reason: string | undefined;
-  /** setpriv and its arguments: put before a command to run it as nobody. */
+  /**
+   * Put before a command to run it as nobody: setpriv, then env -C to the
+   * copy's root, because a working directory in a checkout nobody cannot
+   * reach fails too (Node 26 reads the package.json above an -e script's).
+   */
   prefix: string[];
   /** A node binary nobody can run. */
   node: string;
@@ -32,9 +36,9 @@ export interface Unprivileged {
 
 const DIR_PREFIX = 'tka-nobody-';
 
-/** Whether nobody can do what `test` checks (-r, -x) on `path`: asked of the kernel, not guessed from modes. */
-function nobodyCan(flag: '-r' | '-x', path: string): boolean {
-  return spawnSync(setpriv!, [...NOBODY, '/usr/bin/test', flag, path]).status === 0;
+/** Whether nobody can run the file, or enter the directory: asked of the kernel, not guessed from modes. */
+function nobodyCanExecute(path: string): boolean {
+  return spawnSync(setpriv!, [...NOBODY, '/usr/bin/test', '-x', path]).status === 0;
 }
 
 /** Readable by all, and directories and executables enterable by all, whatever the umask made of the checkout. */
@@ -69,7 +73,7 @@ function reachableDir(): string | undefined {
     try {
       dir = mkdtempSync(join(base, `${DIR_PREFIX}${process.pid}-`));
       chmodSync(dir, 0o755);
-      if (nobodyCan('-x', dir)) return dir;
+      if (nobodyCanExecute(dir)) return dir;
     } catch {
       // not writable here: try the next
     }
@@ -92,11 +96,11 @@ function removeStale(base: string): void {
 
 /** This node, where nobody can run it already; else a hard link to it in `dir`, else a copy (across filesystems, or a mode closed to others). */
 function reachableNode(dir: string): string {
-  if (nobodyCan('-x', process.execPath)) return process.execPath;
+  if (nobodyCanExecute(process.execPath)) return process.execPath;
   const node = join(dir, 'node');
   try {
     linkSync(process.execPath, node);
-    if (nobodyCan('-x', node)) return node;
+    if (nobodyCanExecute(node)) return node;
     // A link shares the original's mode, which must not change: copy instead.
     unlinkSync(node);
   } catch {
@@ -153,8 +157,11 @@ function prepare(): Unprivileged {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const copy = makeCopy(dir);
-    if (!nobodyCan('-r', copy.harness) || !nobodyCan('-x', copy.node)) return cannot(`user nobody cannot read its copy of the package in ${dir}`);
-    return { reason: undefined, prefix: [setpriv, ...NOBODY], ...copy };
+    const prefix = [setpriv, ...NOBODY, '/usr/bin/env', '-C', copy.root];
+    if (spawnSync(prefix[0], [...prefix.slice(1), copy.node, '-e', `require(${JSON.stringify(copy.harness)})`]).status !== 0) {
+      return cannot(`user nobody cannot load its copy of the package in ${dir}`);
+    }
+    return { reason: undefined, prefix, ...copy };
   } catch (error) {
     return cannot(`could not copy the package for user nobody to ${dir}: ${(error as Error).message.split('\n')[0]}`);
   }
