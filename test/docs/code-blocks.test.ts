@@ -49,6 +49,8 @@ const SCRIPT_LIMIT_MS = 30_000;
 const HOLD_MS = 1_000;
 const RUNS = new Set(['js', 'cjs', 'mjs', 'sh', 'console']);
 const KNOWN = new Set([...RUNS, 'text']);
+/** What a driver prints when the server refused it (ioredis logs its unhandled errors). */
+const REFUSED_BY_SERVER = /NOAUTH|WRONGPASS|ECONNREFUSED|password authentication failed|Access denied for user/;
 const SERVER_PRELUDES: Record<string, ServerKind> = { redis: 'redis', pg: 'postgres', mysql2: 'mariadb' };
 
 const blocks = docFiles().flatMap(codeBlocks);
@@ -230,6 +232,8 @@ describe.concurrent('documentation code blocks: each runs', () => {
       const outcome = await run([process.execPath, program(block, index)], env, !server, ports, PROGRAM_LIMIT_MS);
       const ran = outcome.timedOut || (outcome.code === 0 && outcome.signal === null);
       expect(ran, `${where(block)} failed (exit ${outcome.code}, ${outcome.signal ?? 'no signal'}):\n${outcome.output}`).toBe(true);
+      // A client that keeps retrying a server it cannot log in to is still running: that is not a recipe that works.
+      if (server) expect(outcome.output, `${where(block)} never reached its server`).not.toMatch(REFUSED_BY_SERVER);
     });
   });
 });

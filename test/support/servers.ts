@@ -610,3 +610,25 @@ export function startServerOf(kind: ServerKind): Promise<RunningServer> {
 export async function stopAllServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
 }
+
+// ------------------------------------------------- for the tests' clients
+
+/** What a driver's error says, as the tests tabulate it: its code, else its message. */
+export function describeError(error: unknown): string {
+  return String((error as { code?: string }).code ?? (error as Error).message);
+}
+
+/**
+ * Sends `request` again `retryMs` after each failure until it is answered
+ * (true) or `deadline` (performance.now()) passes (false): an application
+ * retrying its request across a server's freeze and its own reconnects.
+ */
+export async function untilAnswered(request: () => Promise<unknown>, deadline: number, retryMs: number): Promise<boolean> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  while (performance.now() < deadline) {
+    const answered = await Promise.race([request().then(() => true, () => false), sleep(deadline - performance.now()).then(() => false)]);
+    if (answered) return true;
+    await sleep(retryMs);
+  }
+  return false;
+}
