@@ -12,8 +12,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${ASAN_BUILD_DIR:-$(mktemp -d /tmp/tcp-keepalive-asan.XXXXXX)}"
 cleanup() { [ -n "${ASAN_BUILD_DIR:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
-# mktemp makes it 0700; tests that drop to user nobody must load the addon too.
-chmod 755 "$work"
+# mktemp makes it 0700: the tests that drop to user nobody run a copy of the
+# package (with this sanitized addon) that nobody can reach (test/support/nobody.ts).
 
 # Everything but the builds; node_modules is shared through a link.
 tar -C "$root" --exclude=./node_modules --exclude=./build --exclude=./prebuilds -cf - . | tar -C "$work" -xf -

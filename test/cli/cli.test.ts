@@ -4,21 +4,23 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { setKeepAlive } from '../../lib';
 import { harnessBinding } from '../../lib/harness/native';
 import { handleFd } from '../../lib/kernel/socket';
 import { ensureBuilt, ROOT, run, runJson } from '../support/cli';
+import { unprivileged } from '../support/nobody';
 import { connectedPair, isLinux, isRoot, type Pair } from '../support/sockets';
 import type { SysctlReport } from '../../lib/kernel/sysctl';
 import type { Plan } from '../../lib/plan';
 import type { Connection, SocketsReport } from '../../lib/cli/commands/sockets';
 
-beforeAll(() => ensureBuilt(), 120_000);
+// Compiled first (while collecting) so the copy of the package that user
+// nobody runs, made next, holds the current dist/.
+ensureBuilt();
+const nobody = unprivileged();
 
 const procInt = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8'));
-const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
-const UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
 /** Runs the command inside a fresh network namespace after setting sysctls there. */
 function inNamespace(sysctls: Record<string, number>): string[] {
@@ -235,21 +237,21 @@ describe.skipIf(!isLinux)('tcp-keepalive sockets', () => {
     expect(isolated.connections).toEqual([]);
   });
 
-  it.skipIf(!isRoot || !hasSetpriv)('works unprivileged and says whose owners it could not see (setpriv to nobody needs root)', async () => {
+  it.skipIf(nobody.reason !== undefined)(`works unprivileged and says whose owners it could not see (${nobody.reason ?? 'as user nobody'})`, async () => {
     const on = await pair();
     setKeepAlive(on.client, { idle: 3_600_000 });
-    const prefix = UNPRIVILEGED;
-    const report = await runJson<SocketsReport>(['sockets', '--port', String(on.client.remotePort)], { prefix });
+    const from = nobody;
+    const report = await runJson<SocketsReport>(['sockets', '--port', String(on.client.remotePort)], { from });
     const c = find(report, on.client) as Connection;
     expect(c).toMatchObject({ keepalive: true, owners: [], ownerUnknown: 'unknown (needs root)', user: 'root' });
     expect(report.notes.join(' ')).toMatch(/need root/);
-    const text = await run(['sockets', '--port', String(on.client.remotePort)], { prefix });
+    const text = await run(['sockets', '--port', String(on.client.remotePort)], { from });
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('unknown (needs root)');
-    const other = await run(['sockets', '--pid', String(process.pid)], { prefix });
+    const other = await run(['sockets', '--pid', String(process.pid)], { from });
     expect(other.code).toBe(0);
     expect(other.stdout).toContain(`The sockets of pid ${process.pid} are not visible`);
-    const sysctl = await run([], { prefix });
+    const sysctl = await run([], { from });
     expect(sysctl.code).toBe(0);
     expect(sysctl.stdout).toContain('net.ipv4.tcp_keepalive_time');
   });

@@ -6,8 +6,11 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, liveChildren, namespaceSupport, startPeer } from '../../lib/harness';
-import { cli, distHarness, goneWithin, NOBODY, processesMarked, setpriv } from '../support/harness';
-import { isLinux, isRoot } from '../support/sockets';
+import { cli, distHarness, goneWithin, processesMarked } from '../support/harness';
+import { unprivileged } from '../support/nobody';
+import { isLinux } from '../support/sockets';
+
+const nobody = unprivileged();
 
 afterEach(async () => {
   await killAll();
@@ -88,9 +91,9 @@ describe.skipIf(!isLinux)('cleanup', () => {
     const [name, value] = marker.split('=');
     // hang freezes a peer; restart runs in a user+network namespace when
     // unprivileged, so as root the drill runs as nobody to take that path too.
-    const asNobody = isRoot && setpriv !== undefined;
-    const command = asNobody ? [setpriv!, ...NOBODY, process.execPath] : [process.execPath];
-    const [file, ...args] = [...command, cli, 'drill', '--scenario', 'hang,restart'];
+    const asNobody = nobody.reason === undefined;
+    const command = asNobody ? [...nobody.prefix, nobody.node, nobody.cli] : [process.execPath, cli];
+    const [file, ...args] = [...command, 'drill', '--scenario', 'hang,restart'];
     const drill = spawn(file, args, {
       env: { ...process.env, [name]: value },
       stdio: ['ignore', 'pipe', 'pipe'],

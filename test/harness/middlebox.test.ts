@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killAll, startMiddlebox, type DrillRow, type TimelineEvent } from '../../lib/harness';
-import { cli, distHarness, goneWithin, NOBODY, processesMarked, setpriv } from '../support/harness';
+import { cli, distHarness, goneWithin, processesMarked } from '../support/harness';
 import { middleboxSkipReason } from '../support/middlebox';
+import { unprivileged } from '../support/nobody';
 import { isLinux, isRoot } from '../support/sockets';
 
 afterAll(async () => {
@@ -25,8 +26,12 @@ interface Run {
   stderr: string;
 }
 
-function drill(args: string[], prefix: string[] = []): Promise<Run> {
-  const [file, ...rest] = [...prefix, process.execPath, cli, 'drill', ...args];
+const nobody = unprivileged();
+
+/** The drill of the built CLI; as user nobody, from nobody's copy of the package. */
+function drill(args: string[], as: 'self' | 'nobody' = 'self'): Promise<Run> {
+  const command = as === 'nobody' ? [...nobody.prefix, nobody.node, nobody.cli] : [process.execPath, cli];
+  const [file, ...rest] = [...command, 'drill', ...args];
   return new Promise((resolve) => {
     execFile(file, rest, { env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -78,8 +83,8 @@ describe.skipIf(noMiddlebox !== undefined)(`the middlebox (${noMiddlebox ?? 'con
     }
   }, 30_000);
 
-  it.skipIf(!isRoot || !setpriv).concurrent('as user nobody: the same rows, in an unprivileged user namespace', async () => {
-    const run = await drill(['--scenario', 'middlebox', '--json'], [setpriv!, ...NOBODY]);
+  it.skipIf(nobody.reason !== undefined).concurrent(`as user nobody: the same rows, in an unprivileged user namespace (${nobody.reason ?? 'from a copy nobody can reach'})`, async () => {
+    const run = await drill(['--scenario', 'middlebox', '--json'], 'nobody');
     const reason = middleboxSkipReasonAsNobody();
     if (reason) {
       // The system refuses: every row says why, in one line.
@@ -153,7 +158,8 @@ describe.skipIf(noMiddlebox !== undefined)(`the middlebox (${noMiddlebox ?? 'con
 
 /** The middlebox's own verdict on this system for user nobody. */
 function middleboxSkipReasonAsNobody(): string | undefined {
-  const code = `const { middleboxSupport } = require(${JSON.stringify(distHarness)}); const s = middleboxSupport(); process.stdout.write(s.ok ? '' : s.reason);`;
-  const out = execFileSync(setpriv!, [...NOBODY, process.execPath, '-e', code], { encoding: 'utf8' });
+  const code = `const { middleboxSupport } = require(${JSON.stringify(nobody.harness)}); const s = middleboxSupport(); process.stdout.write(s.ok ? '' : s.reason);`;
+  const [file, ...args] = [...nobody.prefix, nobody.node, '-e', code];
+  const out = execFileSync(file, args, { encoding: 'utf8' });
   return out === '' ? undefined : out;
 }

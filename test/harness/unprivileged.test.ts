@@ -1,14 +1,16 @@
 // Without privilege the harness re-runs what needs CAP_NET_ADMIN in a user
 // and network namespace of its own, or skips it with a one-line reason.
-// Run for real as user nobody (setpriv), which needs root to start.
+// Run for real as user nobody (setpriv), which needs root to start, on a
+// copy of the package nobody can reach (test/support/nobody.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { DrillRow } from '../../lib/harness';
-import { distHarness, NOBODY, setpriv } from '../support/harness';
-import { isLinux, isRoot } from '../support/sockets';
+import { unprivileged } from '../support/nobody';
+
+const nobody = unprivileged();
 
 const PROGRAM = `
-const harness = require(${JSON.stringify(distHarness)});
+const harness = require(${JSON.stringify(nobody.harness)});
 (async () => {
   const options = JSON.parse(process.argv[1]);
   const progress = [];
@@ -31,21 +33,22 @@ interface Outcome {
 
 /** Runs PROGRAM as nobody; `shell` wraps it (for a namespace that refuses namespaces). */
 function asNobody(options: object, wrap: string[] = []): Outcome {
-  const out = execFileSync(setpriv!, [...NOBODY, ...wrap, process.execPath, '-e', PROGRAM, JSON.stringify(options)], {
+  const [file, ...args] = [...nobody.prefix, ...wrap, nobody.node, '-e', PROGRAM, JSON.stringify(options)];
+  const out = execFileSync(file, args, {
     encoding: 'utf8',
     timeout: 25_000,
   });
   return JSON.parse(out) as Outcome;
 }
 
-describe.skipIf(!isLinux || !isRoot || !setpriv)('as an unprivileged user (nobody)', () => {
+describe.skipIf(nobody.reason !== undefined)(`as an unprivileged user (${nobody.reason ?? 'nobody'})`, () => {
   it('restart and blackhole run in a user+network namespace, or are skipped saying why', () => {
     const { rows, progress } = asNobody({ scenarios: ['crash', 'restart', 'blackhole'], setups: ['kernel'], boundMs: 5000 });
     const byScenario = Object.fromEntries(rows.map((r) => [r.scenario, r]));
     // crash needs no privilege: it ran here and was noticed.
     expect(byScenario.crash).toMatchObject({ skipped: false, detected: true, how: 'end (FIN)' });
     expect(progress).toContainEqual({ type: 'start', scenario: 'crash', where: 'here' });
-    const namespaces = spawnSync(setpriv!, [...NOBODY, 'unshare', '-U', '-r', '-n', 'true']).status === 0;
+    const namespaces = spawnSync(nobody.prefix[0], [...nobody.prefix.slice(1), 'unshare', '-U', '-r', '-n', 'true']).status === 0;
     if (namespaces) {
       expect(byScenario.restart).toMatchObject({ skipped: false, detected: true, how: 'ECONNRESET' });
       expect(byScenario.blackhole).toMatchObject({ skipped: false, detected: true, how: 'ETIMEDOUT' });

@@ -13,8 +13,24 @@ export interface Run {
   stderr: string;
 }
 
-export function run(args: string[], options: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  const [file, ...rest] = [...(options.prefix ?? []), process.execPath, BIN, ...args];
+/** Another node and copy of the package to run, as the unprivileged copy of test/support/nobody.ts. */
+export interface RunFrom {
+  prefix: string[];
+  node: string;
+  cli: string;
+}
+
+export interface RunOptions {
+  prefix?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** run that copy's bin with its node, behind its prefix (itself after `prefix`) */
+  from?: RunFrom;
+}
+
+export function run(args: string[], options: RunOptions = {}): Promise<Run> {
+  const { from } = options;
+  const command = from ? [...from.prefix, from.node, from.cli] : [process.execPath, BIN];
+  const [file, ...rest] = [...(options.prefix ?? []), ...command, ...args];
   return new Promise((resolve) => {
     execFile(
       file,
@@ -28,7 +44,7 @@ export function run(args: string[], options: { prefix?: string[]; env?: NodeJS.P
   });
 }
 
-export async function runJson<T>(args: string[], options: { prefix?: string[] } = {}): Promise<T> {
+export async function runJson<T>(args: string[], options: Omit<RunOptions, 'env'> = {}): Promise<T> {
   const result = await run([...args, '--json'], options);
   if (result.code !== 0) throw new Error(`tcp-keepalive ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as T;

@@ -1,5 +1,5 @@
 // Shared by the harness and drill test files.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Gone, or a zombie nobody reaped yet: either way it runs no more. */
 export function processGone(pid: number): boolean {
@@ -46,8 +46,3 @@ export function processesMarked(marker: string): number[] {
   }
   return found;
 }
-
-/** util-linux setpriv, to run a command as another user; undefined where missing. */
-export const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-/** setpriv arguments that drop to user and group nobody (65534) with no supplementary groups. */
-export const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
