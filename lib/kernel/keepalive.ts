@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { binding, hasAddon, missingAddon, missingAddonRemedy } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
 import { limitsFor, nodeTakesIntervalAndCount, type PlatformLimits } from './platform';
-import { resolveSocket, type SocketLike } from './socket';
+import { resolveSocket, visibleFd, type SocketLike } from './socket';
 
 /**
  * Kernel keepalive options for {@link setKeepAlive}, `applyToServer`,
@@ -248,6 +248,12 @@ function deferUntilReady(emitter: Deferring, ready: 'connect' | 'socket', reques
 }
 
 function apply(target: SocketLike, request: KernelRequest | false): KeepAliveState | null {
+  // The common case without the case analysis of resolveSocket(): a
+  // connected socket whose fd Node shows (every call pays for this path).
+  if (target instanceof net.Socket && !target.destroyed && !target.connecting) {
+    const fd = visibleFd(target);
+    if (fd >= 0 && hasAddon()) return applyToFd(fd, request);
+  }
   const resolved = resolveSocket(target);
   switch (resolved.kind) {
     case 'fd':

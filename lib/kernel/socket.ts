@@ -29,9 +29,15 @@ const EXPECTED = 'a net.Socket, tls.TLSSocket, an http request or response, or a
  * descriptor of the same connection found in this process. -1 if neither.
  */
 export function handleFd(socket: net.Socket): number {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) return fd;
+  const fd = visibleFd(socket);
+  if (fd >= 0) return fd;
   return CAN_FIND_FD ? findConnectionFd(socket) : -1;
+}
+
+/** The fd Node's handle shows, or -1: no search (see handleFd). */
+export function visibleFd(socket: net.Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
 // Node on Windows has no fds to find; FreeBSD has no runtime that hides them.
