@@ -25,7 +25,7 @@ import * as mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive } from '../../lib';
-import { describeError, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
+import { describeError, mysql2RecipeOptions, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
 
 // The recipes' constant with a 5 s budget (2 + 1 x 3 s), as test/servers/recipes.test.ts has it.
 const KEEPALIVE = { idle: 2000, interval: 1000, count: 3, userTimeout: 'auto' } as const;
@@ -185,20 +185,7 @@ function mysql2App(timing: { timeout?: number; maxStatementTime?: number }, repl
         current.destroy();
         connect();
       };
-      connection = mysql.createConnection({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        database: server.database,
-        stream: ({ config }: { config: { host: string; port: number } }) => {
-          const socket = net.connect(config.port, config.host);
-          socket.setNoDelay(true);
-          setKeepAlive(socket, KEEPALIVE);
-          socket.once('connect', () => tell('connect'));
-          return socket;
-        },
-      });
+      connection = mysql.createConnection(mysql2RecipeOptions(server, KEEPALIVE, (socket) => socket.once('connect', () => tell('connect'))));
       const current = connection;
       mysql2Heartbeat(current, KEEPALIVE);
       current.on('error', (error: Error & { fatal?: boolean }) => {

@@ -18,7 +18,7 @@ import * as mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getKeepAlive, ioredisHeartbeat, mysql2Heartbeat, pgHeartbeat, setKeepAlive } from '../../lib';
-import { describeError, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
+import { describeError, mysql2RecipeOptions, serverSkipReason, startServerOf, stopAllServers, untilAnswered, type RunningServer, type ServerKind } from '../support/servers';
 
 // The recipes' constant, with a 5 s budget (2 + 1 x 3 s) instead of 110 s.
 const KEEPALIVE = { idle: 2000, interval: 1000, count: 3, userTimeout: 'auto' } as const;
@@ -166,19 +166,7 @@ const connect: Record<Driver, (server: RunningServer, recipe: Recipe) => Client>
   mysql2(server, recipe) {
     const { report, onDeath } = deathReporter();
     // recipe (docs/recipes.md: mysql2)
-    const connection = mysql.createConnection({
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      password: server.password,
-      database: server.database,
-      stream: ({ config }: { config: { host: string; port: number } }) => {
-        const socket = net.connect(config.port, config.host);
-        socket.setNoDelay(true);
-        setKeepAlive(socket, KEEPALIVE);
-        return socket;
-      },
-    });
+    const connection = mysql.createConnection(mysql2RecipeOptions(server, KEEPALIVE));
     if (recipe === 'kernel+heartbeat') mysql2Heartbeat(connection, KEEPALIVE);
     connection.on('error', (error) => report(describeError(error)));
     // end recipe
@@ -410,30 +398,23 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
   },
   mysql2(server, kind) {
     const connections: Connection[] = [];
-    /** the recipe's socket, made by mysql2 through its `stream` option */
-    const stream = (connection: Connection) => ({ config }: { config: { host: string; port: number } }) => {
-      const socket = net.connect(config.port, config.host);
-      socket.setNoDelay(true);
-      setKeepAlive(socket, KEEPALIVE);
-      socket.once('connect', () => connections.push(Object.assign(connection, { connectAt: performance.now() })));
-      return socket;
-    };
+    /** the recipe's options, its socket standing for `connection` once it connects */
+    const options = (connection: Connection) =>
+      mysql2RecipeOptions(server, KEEPALIVE, (socket) =>
+        socket.once('connect', () => connections.push(Object.assign(connection, { connectAt: performance.now() }))),
+      );
     if (kind === 'pool') {
       // The recipe for a pool: its hand-shake is mysql2's connectTimeout's
       // (the heartbeat starts on 'connection', after it); each socket
       // stands for the connection the pool makes with it.
       const made: Connection[] = [];
       const pool = mysql.createPool({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        database: server.database,
+        ...options({}),
         connectTimeout: BUDGET,
-        stream: (options: { config: { host: string; port: number } }) => {
+        stream: (streamOptions: { config: { host: string; port: number } }) => {
           const connection: Connection = {};
           made.push(connection);
-          return stream(connection)(options);
+          return options(connection).stream(streamOptions);
         },
       });
       pool.on('connection', (connection) => mysql2Heartbeat(connection, KEEPALIVE));
@@ -449,14 +430,7 @@ const apps: Record<Driver, (server: RunningServer, kind: AppKind) => App | undef
     let closed = false;
     const connect = () => {
       const connection: Connection = {};
-      const conn = mysql.createConnection({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        database: server.database,
-        stream: stream(connection),
-      });
+      const conn = mysql.createConnection(options(connection));
       mysql2Heartbeat(conn, KEEPALIVE);
       let reconnecting = false;
       // A fatal error ends a mysql2 connection: the application makes a new one, once.

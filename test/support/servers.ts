@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { setKeepAlive, type KeepAliveOptions } from '../../lib';
 
 // The servers and tools are not ours to instrument: a sanitizer preloaded
 // into the test's Node (npm run test:asan) stays out of them.
@@ -631,4 +632,27 @@ export async function untilAnswered(request: () => Promise<unknown>, deadline: n
     await sleep(retryMs);
   }
   return false;
+}
+
+/**
+ * mysql2's connection options as docs/recipes.md has them: the server's
+ * credentials, and a `stream` through which mysql2 makes each socket with
+ * the kernel's options set before it connects. `onSocket` sees each socket
+ * the connection (or pool) makes.
+ */
+export function mysql2RecipeOptions(server: RunningServer, keepalive: KeepAliveOptions, onSocket: (socket: net.Socket) => void = () => {}) {
+  return {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: server.database,
+    stream: ({ config }: { config: { host: string; port: number } }) => {
+      const socket = net.connect(config.port, config.host);
+      socket.setNoDelay(true);
+      setKeepAlive(socket, keepalive);
+      onSocket(socket);
+      return socket;
+    },
+  };
 }
