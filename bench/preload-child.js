@@ -38,10 +38,8 @@ async function churn(connections, concurrency) {
   // Warm-up: until V8 has compiled what the churn runs (most of it within
   // the first few thousand connections), its optimizing compiler's work
   // would be counted per connection, and a preload with more code to
-  // compile would look dearer than it runs; bench/preload.js reports that
-  // one-off cost separately (--warm-up).
+  // compile would look dearer than it runs (bench/preload.js sets WARM_UP).
   for (let i = 0; i < WARM_UP; i++) await request(port);
-  if (process.env.BENCH_MARK) process.stdout.write('--- measuring\n');
   let started = 0;
   const done = connections;
   const start = process.hrtime.bigint();

@@ -56,6 +56,8 @@ export interface SystemDefaults {
 
 const FIELDS = ['idle', 'interval', 'count', 'userTimeout'] as const;
 const LEAVE = -1;
+/** This platform's ranges: looked up once, as every setKeepAlive() validates against them. */
+const LIMITS = limitsFor();
 
 /** Options as the kernel will take them, -1 for "leave as is". */
 export interface KernelRequest {
@@ -285,8 +287,6 @@ function rememberExplicit(target: SocketLike, request: KernelRequest | false): v
 export function toRequest(options: KeepAliveOptions | boolean): KernelRequest | false {
   return options === false ? false : validate(options === true ? {} : options, LIMITS);
 }
-/** This platform's ranges: looked up once, as every setKeepAlive() validates against them. */
-const LIMITS = limitsFor();
 
 /** Applies options that toRequest() already validated. */
 export { apply as applyRequest };
