@@ -23,11 +23,22 @@ const watched = []; // [monitor or null (respond), socket, its listeners before]
 const snapshot = (s) => JSON.stringify(s.eventNames().map((e) => [String(e), s.listenerCount(e)]));
 const started = Date.now();
 
+// Both ends must have closed before the listeners are counted: a server
+// socket whose client went first is still open for a turn or two.
+let accepted = 0, serverClosed = 0;
 const server = net.createServer((socket) => {
+  accepted++;
   socket.on('error', () => {});
+  socket.on('close', () => {
+    serverClosed++;
+    finishIfDone();
+  });
   const silent = socket.remotePort % 4 === 0; // never answers: the client's heartbeat must declare it dead
   const before = snapshot(socket);
-  if (!silent) {
+  // A silent end still reads (and drops) what comes, so that it sees the
+  // client's FIN and closes; unread data would hold its 'end' back forever.
+  if (silent) socket.resume();
+  else {
     if (socket.remotePort % 3 === 0) watched.push([heartbeat(socket, { framing: 'compact', ...fast }), socket, before]);
     else {
       respond(socket, { framing: 'compact' });
@@ -70,12 +81,15 @@ function open() {
   client.on('error', () => {});
   client.on('close', () => {
     figures.connections++;
-    if (++closed === TOTAL) finish();
-    else open();
+    if (++closed < TOTAL) open();
+    finishIfDone();
   });
 }
 
-function finish() {
+let finished = false;
+function finishIfDone() {
+  if (finished || closed < TOTAL || serverClosed < accepted) return;
+  finished = true;
   // Every 'close' has been emitted; give each socket's own close handlers their turn.
   setImmediate(() => {
     for (const [monitor, socket, before] of watched) {
