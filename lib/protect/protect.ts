@@ -324,11 +324,16 @@ function adopt(socket: Protected): void {
 function onUnseen(socket: Protected, constructed = false): void {
   // Bun never sets `server` on a socket, so once the constructor is known to
   // be done (adopt), undefined no longer means "still constructing": deferring
-  // again would queue a nextTick forever and starve the event loop.
+  // again would queue a microtask forever and starve the event loop.
   if (socket.server === undefined && !constructed) {
-    // Still in the Socket constructor (every accepted socket comes here): an accepted socket is published right after it.
+    // Still in the Socket constructor (every accepted socket comes here): an
+    // accepted socket is published right after it. A microtask, not
+    // process.nextTick: both run before the event loop turns again, but a
+    // tick queued from libuv's accept callback makes Node enter its
+    // JavaScript tick loop once more per connection, which cost about 8
+    // points of connection churn on Node 24 (docs/protect.md, "Cost").
     socket[kPolicy] = ADOPTING;
-    process.nextTick(adopt, socket);
+    queueMicrotask(() => adopt(socket));
     return;
   }
   if (socket.destroyed || active.length === 0) return;
