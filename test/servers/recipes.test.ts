@@ -49,6 +49,14 @@ const KERNEL_GRANULARITY_MS = 1000;
 // only for timers that fire late on a loaded machine (docs/real-servers.md
 // quotes the measured figures).
 const SLACK_MS = 300;
+/**
+ * The longest this process's timers ran late during the runs (every app
+ * runs in this one event loop, beside the other test files on two cores):
+ * a death declared by a timer can come that late too. Where it was more
+ * than SLACK_MS (seen once in CI: 305 ms), the bounds widen by the excess.
+ */
+let timersLateMs = 0;
+const lateBeyondSlack = () => Math.max(0, timersLateMs - SLACK_MS);
 
 function expectation(recipe: Recipe, death: Death): Expectation {
   switch (death) {
@@ -561,6 +569,7 @@ beforeAll(async () => {
   for (const result of await frozen) frozenRows.push(...result);
   abortedTransaction = await aborted;
   loopDelay.disable();
+  timersLateMs = loopDelay.max / 1e6;
   if (process.env.TKA_SERVERS_TABLE) {
     console.log(table(rows, frozenRows));
     // How late this process's own timers ran meanwhile: the margin every row needs on a loaded machine.
@@ -627,7 +636,7 @@ for (const driver of Object.keys(DRIVERS) as Driver[]) {
           expect(row!.kernel, detail).toMatchObject({ enabled: true, idle: 2000, interval: 1000, count: 3, userTimeout: BUDGET });
           if (expected.noticed) {
             expect(row!.noticedAfter, detail).toBeDefined();
-            expect(row!.noticedAfter!, detail).toBeLessThanOrEqual(expected.withinMs);
+            expect(row!.noticedAfter!, `${detail}; timers late up to ${timersLateMs.toFixed(0)} ms`).toBeLessThanOrEqual(expected.withinMs + lateBeyondSlack());
           } else {
             expect(row!.noticedAfter, detail).toBeUndefined();
           }
@@ -645,11 +654,12 @@ for (const driver of Object.keys(DRIVERS) as Driver[]) {
       it(`${APP_TITLES[kind]}: every connection made during the freeze is reported within the budget of its connect, and the app is answered after the thaw`, () => {
         const row = frozenRows.find((r) => r.driver === driver && r.kind === kind);
         expect(row, 'the row ran').toBeDefined();
-        const detail = JSON.stringify({ ...row, connections: row!.connections.map((c) => ({ ...c, connectAt: (c.connectAt ?? NaN) - row!.freezeAt, reportedAt: (c.reportedAt ?? NaN) - row!.freezeAt })) });
+        const detail = `${JSON.stringify({ ...row, connections: row!.connections.map((c) => ({ ...c, connectAt: (c.connectAt ?? NaN) - row!.freezeAt, reportedAt: (c.reportedAt ?? NaN) - row!.freezeAt })) })}; timers late up to ${timersLateMs.toFixed(0)} ms`;
+        const slack = SLACK_MS + lateBeyondSlack();
         if (kind === 'before') {
           const first = row!.connections[0];
           expect(first.how, detail).toBe('ERR_HEARTBEAT_TIMEOUT');
-          expect(first.reportedAt! - row!.freezeAt, detail).toBeLessThanOrEqual(BUDGET + SLACK_MS);
+          expect(first.reportedAt! - row!.freezeAt, detail).toBeLessThanOrEqual(BUDGET + slack);
         }
         const during = madeDuringFreeze(row!);
         // 4 budgets of freeze: the app reconnected to the frozen server again and again.
@@ -657,7 +667,7 @@ for (const driver of Object.keys(DRIVERS) as Driver[]) {
         for (const connection of during) {
           // One made less than a budget before the thaw may be answered at
           // the thaw (and closed by the test at its end).
-          const young = connection.connectAt! > row!.thawAt - BUDGET - SLACK_MS;
+          const young = connection.connectAt! > row!.thawAt - BUDGET - slack;
           if (young && (connection.reportedAt === undefined || connection.reportedAt > row!.thawAt)) continue;
           // A mysql2 pool's hand-shake is its connectTimeout's: no hook lets the heartbeat in before it.
           expect(connection.how, detail).toBe(driver === 'mysql2' && kind === 'pool' ? 'ETIMEDOUT' : 'ERR_HEARTBEAT_TIMEOUT');
@@ -666,7 +676,7 @@ for (const driver of Object.keys(DRIVERS) as Driver[]) {
           // (mysql2's connectTimeout runs from the connection's creation, a
           // few ms before its connect, more on a loaded machine.)
           expect(after, detail).toBeGreaterThanOrEqual(BUDGET - (driver === 'mysql2' && kind === 'pool' ? 500 : 50));
-          expect(after, detail).toBeLessThanOrEqual(BUDGET + SLACK_MS);
+          expect(after, detail).toBeLessThanOrEqual(BUDGET + slack);
         }
         expect(row!.answeredAfterThaw, detail).toBeDefined();
         expect(row!.answeredAfterThaw!, detail).toBeLessThanOrEqual(BUDGET);
