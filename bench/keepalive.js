@@ -39,17 +39,23 @@ async function main() {
   await once(client, 'connect');
   const fd = client._handle.fd;
 
+  // The contenders' names, each written once: the table and the ratios below look them up.
+  const FLOOR = 'C floor (5 x setsockopt)';
+  const THREADED_FLOOR = 'C floor, two threads (as Node has)';
+  const RAW = "the addon's raw call (no validation)";
+  const OURS = 'tcp-keepalive setKeepAlive';
+  const NET_KEEPALIVE = 'net-keepalive + socket.setKeepAlive';
   // Alternating values defeat Node's cache, which skips a repeated setKeepAlive.
   const contenders = {
-    'C floor (5 x setsockopt)': () => Number(execFileSync(floorBinary, [String(ITERATIONS)], { encoding: 'utf8' })),
-    'C floor, two threads (as Node has)': () => Number(execFileSync(floorBinary, [String(ITERATIONS), 'threaded'], { encoding: 'utf8' })),
+    [FLOOR]: () => Number(execFileSync(floorBinary, [String(ITERATIONS)], { encoding: 'utf8' })),
+    [THREADED_FLOOR]: () => Number(execFileSync(floorBinary, [String(ITERATIONS), 'threaded'], { encoding: 'utf8' })),
     // The same five calls from this process through the addon, no JS around them:
     // what is left above the C floor here is N-API's and the Node process's.
-    "the addon's raw call (no validation)": () =>
+    [RAW]: () =>
       timeLoop((i) => binding.setKeepAlive(fd, true, 30 + (i & 1), 5, 4, 50_000)),
-    'tcp-keepalive setKeepAlive': () =>
+    [OURS]: () =>
       timeLoop((i) => setKeepAlive(client, { idle: 30_000 + (i & 1) * 1000, interval: 5_000, count: 4, userTimeout: 50_000 })),
-    'net-keepalive + socket.setKeepAlive': () =>
+    [NET_KEEPALIVE]: () =>
       timeLoop((i) => {
         client.setKeepAlive(true, 30_000 + (i & 1) * 1000);
         NetKeepAlive.setKeepAliveInterval(client, 5_000);
@@ -64,9 +70,9 @@ async function main() {
     for (const [name, run] of Object.entries(contenders)) samples[name].push(run());
   }
   const ns = Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, median(xs)]));
-  const floor = ns['C floor (5 x setsockopt)'];
-  const threadedFloor = ns['C floor, two threads (as Node has)'];
-  const ours = ns['tcp-keepalive setKeepAlive'];
+  const floor = ns[FLOOR];
+  const threadedFloor = ns[THREADED_FLOOR];
+  const ours = ns[OURS];
 
   console.log(`setKeepAlive with idle, interval, count and userTimeout (${os.cpus().length} CPUs, Node ${process.version}, median of ${ROUNDS} rounds x ${ITERATIONS} calls)\n`);
   console.log('contender'.padEnd(46) + 'ns/call'.padStart(9) + '  x C floor'.padStart(12) + '  x 2-thread floor'.padStart(19) + '  x ours'.padStart(9));
@@ -75,22 +81,18 @@ async function main() {
       name.padEnd(46) + value.toFixed(0).padStart(9) + (value / floor).toFixed(2).padStart(12) + (value / threadedFloor).toFixed(2).padStart(19) + (value / ours).toFixed(2).padStart(9),
     );
   }
-  const raw = ns["the addon's raw call (no validation)"];
+  const raw = ns[RAW];
   // Each round's own ratio: both sides of it ran within seconds of each other.
   const paired = (a, b) => {
     const ratios = samples[a].map((x, round) => x / samples[b][round]);
     return `${median(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
   };
+  const oursOverFloor = paired(OURS, FLOOR);
   console.log(
-    `\npaired by round, medians: tcp-keepalive x C floor ${paired('tcp-keepalive setKeepAlive', 'C floor (5 x setsockopt)')}, ` +
-      `x the two-thread floor ${paired('tcp-keepalive setKeepAlive', 'C floor, two threads (as Node has)')}; ` +
-      `the addon's raw call x C floor ${paired("the addon's raw call (no validation)", 'C floor (5 x setsockopt)')}; ` +
-      `tcp-keepalive x the raw call ${paired('tcp-keepalive setKeepAlive', "the addon's raw call (no validation)")}`,
+    `\npaired by round, medians: tcp-keepalive x C floor ${oursOverFloor}, x the two-thread floor ${paired(OURS, THREADED_FLOOR)}; ` +
+      `the addon's raw call x C floor ${paired(RAW, FLOOR)}; tcp-keepalive x the raw call ${paired(OURS, RAW)}`,
   );
-  console.log(
-    `targets: tcp-keepalive <= 1.30 x C floor: ${paired('tcp-keepalive setKeepAlive', 'C floor (5 x setsockopt)')}; ` +
-      `net-keepalive route >= 15 x ours: ${(ns['net-keepalive + socket.setKeepAlive'] / ours).toFixed(1)}`,
-  );
+  console.log(`targets: tcp-keepalive <= 1.30 x C floor: ${oursOverFloor}; net-keepalive route >= 15 x ours: ${(ns[NET_KEEPALIVE] / ours).toFixed(1)}`);
   console.log(
     `above the C floor (medians): ${(threadedFloor - floor).toFixed(0)} ns for a second thread (a shared file table makes each descriptor lookup dearer), ` +
       `${(raw - threadedFloor).toFixed(0)} ns more in the addon's call from Node (N-API's crossing, and the same system calls made from a larger process), ` +
