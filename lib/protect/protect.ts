@@ -19,12 +19,10 @@ const CONNECTING = 0;
 const TOUCHED = 1;
 /** Decided: left alone (Unix-domain, a rule, no policy, the kernel refused), unprotected, or handed to another process. */
 const LEFT = 2;
-/** Made from a handle or an fd, in its constructor: decided after it, unless the accept path reaches it first. */
-const ADOPTING = 3;
 
 export { kPolicy };
 export type Protected = net.Socket & {
-  [kPolicy]?: CompiledPolicy | typeof CONNECTING | typeof TOUCHED | typeof LEFT | typeof ADOPTING;
+  [kPolicy]?: CompiledPolicy | typeof CONNECTING | typeof TOUCHED | typeof LEFT;
   [kExplicit]?: KernelRequest | false;
   _host?: string | null;
   _handle?: { constructor?: { name?: string } } | null;
@@ -64,7 +62,9 @@ function decide(socket: Protected, direction: Direction): void {
     countUnprotected('unix');
     return;
   }
-  const { policy, byRule } = protection.rules.length === 0 ? { policy: protection.base, byRule: false } : matchRules(socket, protection, direction);
+  let policy = protection.base;
+  let byRule = false;
+  if (protection.rules.length > 0) ({ policy, byRule } = matchRules(socket, protection, direction));
   if (policy === null) {
     countUnprotected(byRule ? 'rule' : 'no-policy');
     return;
@@ -159,26 +159,27 @@ function onAccepted(socket: Protected): void {
     return;
   }
   const server = socket.server;
+  const carried = server?.[kCarried];
+  // The common case: the listener passes this protection's policy on. Only
+  // a TCP listener can (carryPolicy reads its TCP_INFO), so the socket is TCP.
+  if (carried !== undefined && carried.protection === protection) {
+    inherit(socket, server!, carried);
+    return;
+  }
   const fd = listenerFd(server);
-  if (fd < 0 || !mayCarry(server!, protection) || isUnixDomain(socket)) {
-    decide(socket, 'server');
-    return;
-  }
-  let carried = server![kCarried];
-  // This socket was accepted before its listener had the policy: it was cloned without it.
-  const early = carried?.protection !== protection;
-  if (early) carried = carryPolicy(server!, fd, protection);
-  const state = socket[kPolicy];
-  if (early || carried === undefined) {
-    decide(socket, 'server');
-    return;
-  }
+  // Accepted before its listener had the policy: cloned without it, so it gets its own.
+  if (fd >= 0 && mayCarry(server!, protection) && !isUnixDomain(socket)) carryPolicy(server!, fd, protection);
+  decide(socket, 'server');
+}
+
+/** An accepted socket whose listener carries the policy: it holds it already, unless something changed it. */
+function inherit(socket: Protected, server: Listener, carried: Carried): void {
   if (
     carried.owed > 0 ||
     // Node's own setKeepAlive() already changed what the socket inherited:
     // the server's keepAlive option, or a 'connection' handler (Node emits 'connection' first).
-    server!.keepAlive ||
-    state === TOUCHED ||
+    server.keepAlive ||
+    socket[kPolicy] === TOUCHED ||
     socket[kExplicit] !== undefined
   ) {
     if (carried.owed > 0) carried.owed--;
@@ -207,7 +208,11 @@ function carryPolicy(server: Listener, fd: number, protection: CompiledProtectio
   server[kCarried] = carried;
   if (!carriers.has(server)) {
     carriers.add(server);
-    server.once('close', () => carriers.delete(server));
+    // A server listening again has a new listening socket, without the policy.
+    server.once('close', () => {
+      carriers.delete(server);
+      server[kCarried] = undefined;
+    });
   }
   return carried;
 }
@@ -307,11 +312,22 @@ function onNodeSetKeepAlive(socket: Protected): void {
   }
 }
 
-/** A socket made from an fd or a received handle, once its constructor is done. */
-function adopt(socket: Protected): void {
-  if (socket[kPolicy] !== ADOPTING) return; // the accept path or connect() reached it meanwhile
-  socket[kPolicy] = undefined;
-  onUnseen(socket, true);
+/**
+ * Sockets first seen inside their constructor: every accepted socket, and
+ * those made from an fd or a received handle. Kept here rather than marked
+ * on the socket: a property written there, before the constructor's last
+ * ones, would give accepted sockets other hidden classes than client sockets
+ * all through Node's stream code (and a larger property store each).
+ */
+let constructing: Protected[] = [];
+/** A promise job, not queueMicrotask(): that one wraps each callback in an AsyncResource (always on Node 20, with AsyncLocalStorage in use on 24). */
+const settled = Promise.resolve();
+
+/** Once the constructors are done: each socket the accept path did not reach meanwhile. */
+function adoptConstructed(): void {
+  const sockets = constructing;
+  constructing = [];
+  for (const socket of sockets) if (socket[kPolicy] === undefined) onUnseen(socket, true);
 }
 
 /**
@@ -323,17 +339,16 @@ function adopt(socket: Protected): void {
  */
 function onUnseen(socket: Protected, constructed = false): void {
   // Bun never sets `server` on a socket, so once the constructor is known to
-  // be done (adopt), undefined no longer means "still constructing": deferring
-  // again would queue a microtask forever and starve the event loop.
+  // be done (adoptConstructed), undefined no longer means "still
+  // constructing": deferring again would queue microtasks forever.
   if (socket.server === undefined && !constructed) {
-    // Still in the Socket constructor (every accepted socket comes here): an
-    // accepted socket is published right after it. A microtask, not
-    // process.nextTick: both run before the event loop turns again, but a
-    // tick queued from libuv's accept callback makes Node enter its
-    // JavaScript tick loop once more per connection, which cost about 8
-    // points of connection churn on Node 24 (docs/protect.md, "Cost").
-    socket[kPolicy] = ADOPTING;
-    queueMicrotask(() => adopt(socket));
+    // Still in the Socket constructor. An accepted socket is published right
+    // after it; the others are decided in a microtask, one per batch: it
+    // runs before the event loop turns again. Not process.nextTick: a tick
+    // queued from libuv's accept callback makes Node enter its JavaScript
+    // tick loop once more per connection (docs/protect.md, "Cost").
+    if (constructing.length === 0) void settled.then(adoptConstructed);
+    constructing.push(socket);
     return;
   }
   if (socket.destroyed || active.length === 0) return;

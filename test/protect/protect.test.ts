@@ -142,6 +142,28 @@ describe('scope', () => {
   });
 });
 
+describe('listeners', () => {
+  it('a server that closes and listens again: its new listening socket passes the policy on too', async () => {
+    guarded({ idle: 7000, userTimeout: 11000 });
+    const server = net.createServer();
+    const acceptedSockets: net.Socket[] = [];
+    server.on('connection', (socket) => acceptedSockets.push(socket.on('error', () => {})));
+    cleanup.push(() => acceptedSockets.forEach((socket) => socket.destroy()));
+    for (let round = 0; round < 2; round++) {
+      const { port } = await serve(server);
+      await connect(port);
+      await connect(port);
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const socket of acceptedSockets.splice(0)) {
+        const listed = sockets().some((s) => s.socket === socket);
+        expect({ round, listed, keepalive: getKeepAlive(socket) }).toMatchObject({ round, listed: true, keepalive: { enabled: true, idle: 7000, userTimeout: 11000 } });
+        socket.destroy();
+      }
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('unprotect()', () => {
   it('leaves new sockets alone, stops listing the old ones and restores net.Socket', async () => {
     const proto = { ...Object.getOwnPropertyDescriptors(net.Socket.prototype) };
