@@ -16,12 +16,15 @@
 // `node bench/preload.js --profile` instead writes a --cpu-prof profile of
 // the preloaded churn and prints where its time goes.
 // `node bench/preload.js --instructions` counts instead the instructions each
-// connection costs in user space (valgrind --tool=callgrind: the same count
-// on every run of the same code, whatever the machine's load; system calls
+// connection costs in user space (valgrind --tool=callgrind; system calls
 // count only as the instructions that make them, not the kernel's work):
-// each variant churns SMALL and LARGE connections, and the difference over
-// LARGE - SMALL is the cost of one connection, start-up and warm-up excluded;
-// only the main thread is counted (V8 compiles on threads of its own).
+// each variant churns SMALL and LARGE connections after the same warm-up as
+// the churn, and the difference over LARGE - SMALL is the cost of one
+// connection. Node runs with --predictable: V8 then compiles and collects
+// garbage on the main thread, in the same order every run, so the count is
+// the same on every run of the same code whatever the machine's load (to
+// 0.1%), and is the figure to compare variants by where CPU time is too
+// noisy; only the main thread is counted.
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const os = require('node:os');
@@ -33,10 +36,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
 // code over the first few thousand (with 500, some 140 functions were still
 // being optimized during the 3 000 measured, and that compiler work is most
 // of what a preload with more code to compile seemed to cost; with 8 000,
-// about 15, as many without a preload). Under valgrind, where only the main
-// thread is counted, 500 keeps a run within minutes.
+// about 15, as many without a preload).
 const WARM_UP = Number(process.env.BENCH_WARM_UP || 8000);
-const INSTRUCTIONS_WARM_UP = Number(process.env.BENCH_WARM_UP || 500);
 const MIN_ROUNDS = Number(process.env.BENCH_MIN_ROUNDS || 18);
 const MAX_ROUNDS = Number(process.env.BENCH_MAX_ROUNDS || 240);
 const TARGET_WIDTH = 0.01; // 1 point
@@ -149,18 +150,17 @@ function memory() {
 }
 
 function instructions() {
-  const small = Number(process.env.BENCH_SMALL || 200);
-  const large = Number(process.env.BENCH_LARGE || 1200);
-  const repeats = Number(process.env.BENCH_REPEATS || 3);
+  const small = Number(process.env.BENCH_SMALL || 500);
+  const large = Number(process.env.BENCH_LARGE || 2500);
+  const repeats = Number(process.env.BENCH_REPEATS || 2);
   const dir = mkdtempSync(path.join(os.tmpdir(), `tcp-keepalive-callgrind-${process.pid}-`));
-  // The main thread only: V8's compiler threads still work through the
-  // first thousands of connections, and would be counted per connection.
+  // The main thread only (with --predictable it does all of V8's work; libuv's threads are left out).
   const count = (execArgv, connections) => {
     const out = path.join(dir, 'callgrind.out');
     execFileSync(
       'valgrind',
-      ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, ...execArgv, CHILD, 'churn', String(connections), String(CONCURRENCY)],
-      { cwd: ROOT, env: { ...process.env, TCP_KEEPALIVE: POLICY, BENCH_WARM_UP: String(INSTRUCTIONS_WARM_UP) }, stdio: 'ignore' },
+      ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, '--predictable', ...execArgv, CHILD, 'churn', String(connections), String(CONCURRENCY)],
+      { cwd: ROOT, env: { ...process.env, TCP_KEEPALIVE: POLICY, BENCH_WARM_UP: String(WARM_UP) }, stdio: 'ignore' },
     );
     const main = `${out}-01`;
     const total = Number(/^totals: (\d+)/m.exec(readFileSync(main, 'utf8'))[1]);
@@ -176,7 +176,7 @@ function instructions() {
   }
   rmSync(dir, { recursive: true, force: true });
   const spread = (xs) => `${((Math.max(...xs) / Math.min(...xs) - 1) * 100).toFixed(2)}%`;
-  console.log(`user-space instructions per connection on the main thread (valgrind callgrind, ${large} - ${small} connections after ${INSTRUCTIONS_WARM_UP} of warm-up, ${repeats} runs each; median, spread max/min):`);
+  console.log(`user-space instructions per connection on the main thread (valgrind callgrind, node --predictable, ${large} - ${small} connections after ${WARM_UP} of warm-up, ${repeats} runs each; median, spread max/min):`);
   for (const name of NAMES) console.log(`  ${name.padEnd(8)} ${median(perConnection[name]).toFixed(0).padStart(8)}  (spread ${spread(perConnection[name])})`);
   const m = Object.fromEntries(NAMES.map((name) => [name, median(perConnection[name])]));
   console.log(`  above no preload: floor +${(m.floor - m.none).toFixed(0)}, package +${(m.package - m.none).toFixed(0)}; package above the floor: +${(m.package - m.floor).toFixed(0)} = ${(((m.package - m.floor) / m.floor) * 100).toFixed(2)}% of the floor's user-space instructions`);
