@@ -139,6 +139,29 @@ function processTree(root: number): number[] {
   return tree;
 }
 
+/** The threads of these processes that are not stopped yet (state T or t in /proc); exited ones and zombies count as stopped. */
+function threadsRunning(pids: number[]): string[] {
+  const running: string[] = [];
+  for (const pid of pids) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // exited
+    }
+    for (const task of tasks) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (!'TtZX'.includes(state)) running.push(`${pid}/${task} (${state})`);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return running;
+}
+
 function signalAll(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
     try {
@@ -381,7 +404,19 @@ class Instance implements RunningServer {
   async freeze(): Promise<void> {
     // The main process first: once stopped, it forks no child we could miss.
     signalAll([this.pid], 'SIGSTOP');
-    signalAll(processTree(this.pid), 'SIGSTOP');
+    const tree = processTree(this.pid);
+    signalAll(tree, 'SIGSTOP');
+    // kill() returns once the signal is queued; the threads stop as they are
+    // next scheduled. On a busy machine a server thread woken by a request
+    // sent right after could still answer it: the freeze is over only when
+    // every thread is seen stopped.
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      const running = threadsRunning([this.pid, ...tree]);
+      if (running.length === 0) return;
+      if (performance.now() > deadline) throw new Error(`${this.kind}: threads still running 5 s after SIGSTOP: ${running.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   async thaw(): Promise<void> {
