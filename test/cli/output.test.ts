@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, run } from '../support/cli';
+import { sanitized } from '../support/leak';
 import { BIN, ROOT } from '../support/paths';
 import { isLinux, listen } from '../support/sockets';
 
@@ -138,7 +139,11 @@ describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : 
     // 24 with the fix; the old code grew 12.6 MiB more): the bound is loose,
     // and what the server kept queued, asserted below, is the exact check.
     console.log(`ping-server RSS growth over ${CYCLES} cycles, MiB: ${JSON.stringify(rss)}`);
-    expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(10);
+    // Under ASan (npm run test:asan, inherited by the server) freed memory
+    // waits in quarantine: both servers grew by 109-143 MiB, 14 and 33 apart in two runs.
+    // The RSS comparison is made by the plain run; the checks below hold in both.
+    if (sanitized) console.log('ping-server RSS comparison left out: the server runs under ASan, whose quarantine keeps freed memory resident');
+    else expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(10);
     expect(kept.bytes).toBeLessThan(256 * 1024);
     expect(kept.connectionLines).toBeLessThanOrEqual(kept.allowedLines);
     // Throttled, not lost: each connection is a line or in a summary's count.

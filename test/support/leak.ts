@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 export const MARGIN = { heapBytes: 1 * MiB, nativeBytes: 8 * MiB, fds: 0 };
 
 /** ASan keeps freed memory in quarantine, so resident memory says nothing there; heap and fds still do. */
-const sanitized = /libasan/.test(process.env.LD_PRELOAD ?? '');
+export const sanitized = /libasan/.test(process.env.LD_PRELOAD ?? '');
 
 /** Child-side source of sample(): a full collection, then heap, RSS, native and open fds. */
 export const SAMPLE_SOURCE = String.raw`
