@@ -118,15 +118,19 @@ let hooked = false;
 
 const pidAlive = (pid: number) => existsSync(`/proc/${pid}`);
 
+/** The fields of a /proc stat file after "pid (comm) ": [state, ppid, ...]; comm may hold spaces and parentheses. */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The process and every descendant, from /proc. */
 function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(statFields(`/proc/${entry}/stat`)[1]);
       const list = children.get(ppid) ?? [];
       list.push(Number(entry));
       children.set(ppid, list);
@@ -151,9 +155,8 @@ function threadsRunning(pids: number[]): string[] {
     }
     for (const task of tasks) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        if (!'TtZX'.includes(state)) running.push(`${pid}/${task} (${state})`);
+        const [state] = statFields(`/proc/${pid}/task/${task}/stat`);
+        if (!['T', 't', 'Z', 'X'].includes(state)) running.push(`${pid}/${task} (${state})`);
       } catch {
         // exited meanwhile
       }
