@@ -8,6 +8,7 @@
 //     process); prints the JS heap and RSS kept per socket.
 const net = require('node:net');
 const { once } = require('node:events');
+const { PerformanceObserver, constants, performance } = require('node:perf_hooks');
 
 const WARM_UP = Number(process.env.BENCH_WARM_UP || 500);
 
@@ -42,6 +43,7 @@ async function churn(connections, concurrency) {
   for (let i = 0; i < WARM_UP; i++) await request(port);
   let started = 0;
   const done = connections;
+  const collections = observeCollections();
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
   await Promise.all(
@@ -53,7 +55,36 @@ async function churn(connections, concurrency) {
   const cpu = process.cpuUsage(cpuStart);
   server.close();
   // Per CPU second too: on a shared machine the wall clock measures the neighbours as well.
-  return { perSecond: done / seconds, perCpuSecond: done / ((cpu.user + cpu.system) / 1e6) };
+  return { perSecond: done / seconds, perCpuSecond: done / ((cpu.user + cpu.system) / 1e6), gc: await collections.stop() };
+}
+
+/**
+ * V8's collections from now to stop(): young-generation ones (scavenges),
+ * full ones (mark-compacts) and their time in ms. Full collections during a
+ * churn whose connections all close within milliseconds mean that closed
+ * connections were kept alive long enough to reach the old generation.
+ */
+function observeCollections() {
+  const from = performance.now();
+  const counts = { young: 0, full: 0, ms: 0 };
+  const entries = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async stop() {
+      const to = performance.now();
+      // Entries arrive after the collection, in a later turn of the loop.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      observer.disconnect();
+      for (const entry of entries) {
+        if (entry.startTime < from || entry.startTime > to) continue;
+        if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) counts.young++;
+        if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) counts.full++;
+        counts.ms += entry.duration;
+      }
+      return counts;
+    },
+  };
 }
 
 async function memory(pairs) {

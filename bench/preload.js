@@ -10,8 +10,10 @@
 //   until the 95% confidence interval of the median package/floor ratio is
 //   narrower than 1 point (or BENCH_MAX_ROUNDS). CPU time, not wall time:
 //   the machine is shared. Each process warms up first (WARM_UP): the steady
-//   state of a long-running process, not V8 compiling. Beside it, the same
-//   churn in C (bench/churn.c).
+//   state of a long-running process, not V8 compiling. Beside it, V8's
+//   collections during each run (full ones mean closed connections were kept
+//   reachable long enough to reach the old generation), and the same churn
+//   in C (bench/churn.c).
 // - memory kept per protected socket: JS heap after GC, with minus without.
 // `node bench/preload.js --profile` instead writes a --cpu-prof profile of
 // the preloaded churn and prints where its time goes.
@@ -99,14 +101,17 @@ function cFigure() {
 
 function churn() {
   const perCpu = Object.fromEntries(NAMES.map((name) => [name, []]));
+  const collections = Object.fromEntries(NAMES.map((name) => [name, []]));
   const ratios = { 'floor / none': [], 'package / none': [], 'package / floor': [] };
   let rounds = 0;
   for (; rounds < MAX_ROUNDS; rounds++) {
     const result = {};
     for (const index of PERMUTATIONS[rounds % PERMUTATIONS.length]) {
       const name = NAMES[index];
-      result[name] = measure(VARIANTS[name], ['churn', String(CONNECTIONS), String(CONCURRENCY)]).perCpuSecond;
+      const run = measure(VARIANTS[name], ['churn', String(CONNECTIONS), String(CONCURRENCY)]);
+      result[name] = run.perCpuSecond;
       perCpu[name].push(result[name]);
+      collections[name].push(run.gc);
     }
     ratios['floor / none'].push(result.floor / result.none);
     ratios['package / none'].push(result.package / result.none);
@@ -125,6 +130,12 @@ function churn() {
       `connections per CPU second (medians): ${NAMES.map((name) => `${name} ${median(perCpu[name]).toFixed(0)}`).join(', ')}`,
   );
   for (const [name, values] of Object.entries(ratios)) console.log(`  ${name.padEnd(16)} ${show(medianInterval(values))}`);
+  // A preload that keeps closed connections reachable for a while shows here first (docs/protect.md, "Cost").
+  const gc = (name, field) => median(collections[name].map((c) => c[field]));
+  console.log(
+    `  V8's collections during each run's ${CONNECTIONS} connections (medians): ` +
+      NAMES.map((name) => `${name} ${gc(name, 'young')} young, ${gc(name, 'full')} full, ${gc(name, 'ms').toFixed(1)} ms`).join('; '),
+  );
   const packageToFloor = medianInterval(ratios['package / floor']).median;
   console.log(`  target: the package within 2 points of the floor (package / floor >= 0.980): ${packageToFloor >= 0.98 ? 'met' : 'not met'}`);
   const c = cFigure();

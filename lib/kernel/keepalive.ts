@@ -1,6 +1,5 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { binding, hasAddon, missingAddon, missingAddonRemedy } from '../native';
 import { invalidType, invalidValue, outOfRange, unsupported } from '../errors';
@@ -354,6 +353,13 @@ export function systemDefaults(): SystemDefaults {
   return { idle: idleS * 1000, interval: intervalS * 1000, count, detectAfter: (idleS + intervalS * count) * 1000 };
 }
 
+/** The command's output; node:child_process is loaded only here, off Linux (some 240 KiB of heap the preload would keep otherwise). */
+function commandOutput(command: string, args: string[]): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
 /**
  * [idleS, intervalS, count] read without the addon: /proc on Linux, the
  * sysctl command on macOS and FreeBSD (values in ms there), the registry
@@ -366,7 +372,7 @@ function systemDefaultsWithoutAddon(): [number, number, number] {
   }
   if (process.platform === 'darwin' || process.platform === 'freebsd') {
     const names = ['net.inet.tcp.keepidle', 'net.inet.tcp.keepintvl', 'net.inet.tcp.keepcnt'];
-    const [idleMs, intervalMs, count] = execFileSync('sysctl', ['-n', ...names], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    const [idleMs, intervalMs, count] = commandOutput('sysctl', ['-n', ...names]).trim().split(/\s+/).map(Number);
     return [ceilSeconds(idleMs), ceilSeconds(intervalMs), count];
   }
   if (process.platform === 'win32') return (windowsDefaults ??= readWindowsRegistry());
@@ -385,10 +391,7 @@ let windowsDefaults: [number, number, number] | undefined;
 function readWindowsRegistry(): [number, number, number] {
   const registryMs = (name: string, fallback: number): number => {
     try {
-      const out = execFileSync('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters', '/v', name], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
+      const out = commandOutput('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters', '/v', name]);
       const match = /REG_DWORD\s+0x([0-9a-f]+)/i.exec(out);
       return match ? parseInt(match[1], 16) : fallback;
     } catch {

@@ -2,13 +2,14 @@
 // the drivers' own setKeepAlive() calls, with a report when one dies.
 //
 // Per socket this keeps one property (the shared compiled policy, or a
-// marker while a client connects) and one entry in the set of live
-// protected sockets; the listeners are shared functions.
+// marker while a client connects) and, while it is protected, the two links
+// of the list of live protected sockets; the listeners are shared functions.
 import type * as net from 'node:net';
 import { binding, hasAddon } from '../native';
 import { applyRequest, kExplicit, rememberExplicitCalls, type KernelRequest } from '../kernel/keepalive';
 import { handleFd, isUnixDomain } from '../kernel/socket';
 import { causeOf, countClosed, countProtected, countUnprotected, reportDeath } from './events';
+import { LiveSockets } from './live';
 import { install, kPolicy } from './reach';
 import { handlelessSockets } from './reach-runtimes';
 import { compileProtection, policyFor, servicePort, type CompiledPolicy, type CompiledProtection, type Direction, type ProtectOptions } from './policy';
@@ -30,7 +31,7 @@ export type Protected = net.Socket & {
 };
 
 /** Live protected sockets: what sockets() lists. */
-export const live = new Set<Protected>();
+export const live = new LiveSockets<Protected>();
 
 /** protect() calls still in force; the latest decides for new sockets. */
 const active: CompiledProtection[] = [];
@@ -81,10 +82,7 @@ function decide(socket: Protected, direction: Direction): void {
 
 function track(socket: Protected, policy: CompiledPolicy): void {
   socket[kPolicy] = policy;
-  if (!live.has(socket)) {
-    live.add(socket);
-    countProtected();
-  }
+  if (live.add(socket)) countProtected();
 }
 
 // Linux copies a listening socket's SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
@@ -319,15 +317,24 @@ function onNodeSetKeepAlive(socket: Protected): void {
  * ones, would give accepted sockets other hidden classes than client sockets
  * all through Node's stream code (and a larger property store each).
  */
-let constructing: Protected[] = [];
+const constructing: Protected[] = [];
 /** A promise job, not queueMicrotask(): that one wraps each callback in an AsyncResource (always on Node 20, with AsyncLocalStorage in use on 24). */
 const settled = Promise.resolve();
 
-/** Once the constructors are done: each socket the accept path did not reach meanwhile. */
+/**
+ * Once the constructors are done: each socket the accept path did not reach
+ * meanwhile. The one array is emptied, not replaced: a new array per batch
+ * is an allocation site V8 may decide to allocate in the old generation,
+ * and each dead array there would keep its batch of sockets alive through
+ * every young-generation collection until the next full one.
+ */
 function adoptConstructed(): void {
-  const sockets = constructing;
-  constructing = [];
-  for (const socket of sockets) if (socket[kPolicy] === undefined) onUnseen(socket, true);
+  // Read the length each time: a socket constructed meanwhile joins this batch.
+  for (let i = 0; i < constructing.length; i++) {
+    const socket = constructing[i];
+    if (socket[kPolicy] === undefined) onUnseen(socket, true);
+  }
+  constructing.length = 0;
 }
 
 /**

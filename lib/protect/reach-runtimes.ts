@@ -10,7 +10,7 @@
 // http server is native and emits 'connection' whether or not anything
 // listens). Wrapping emit on these two prototypes reaches them all, with one
 // string comparison per event emitted by a server.
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import * as net from 'node:net';
 
 /**
@@ -46,8 +46,11 @@ function wrapEmit(proto: { emit: Emit }, accepted: (socket: net.Socket) => void)
 
 /** Calls `accepted` with each socket any server accepts from now on; returns what stops it. */
 export function reachAcceptedByEmit(accepted: (socket: net.Socket) => void): () => void {
+  // Only Bun comes here: in Node, the preload does not load node:http for an application that does not.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Server: HttpServer } = require('node:http') as typeof http;
   const protos: Array<{ emit: Emit }> = [net.Server.prototype as unknown as { emit: Emit }];
-  if (!(http.Server.prototype instanceof net.Server)) protos.push(http.Server.prototype as unknown as { emit: Emit });
+  if (!(HttpServer.prototype instanceof net.Server)) protos.push(HttpServer.prototype as unknown as { emit: Emit });
   const undo = protos.map((proto) => wrapEmit(proto, accepted));
   return () => {
     for (const step of undo.reverse()) step();
