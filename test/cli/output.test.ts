@@ -146,8 +146,13 @@ describe.skipIf(!isLinux)(`ping-server whose stdout is not read${isLinux ? '' : 
     // Under ASan (npm run test:asan, inherited by the server) freed memory
     // waits in quarantine: both servers grew by 109-143 MiB, 14 and 33 apart in two runs.
     // The RSS comparison is made by the plain run; the checks below hold in both.
+    // Even with a 1 MiB young generation, two Node 24 runs of the whole suite
+    // had the servers 10.7 and 14.1 MiB apart (malloc and the old generation
+    // move with the machine's load): RSS cannot tell the old 12.6 MiB from
+    // noise, so it only guards against a gross leak; the exact check of what
+    // was kept is `kept.bytes` below, which the old code failed by megabytes.
     if (sanitized) console.log('ping-server RSS comparison left out: the server runs under ASan, whose quarantine keeps freed memory resident');
-    else expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(10);
+    else expect(rss.unread - rss.read, JSON.stringify(rss)).toBeLessThan(64);
     expect(kept.bytes).toBeLessThan(256 * 1024);
     expect(kept.connectionLines).toBeLessThanOrEqual(kept.allowedLines);
     // Throttled, not lost: each connection is a line or in a summary's count.
