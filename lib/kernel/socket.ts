@@ -80,11 +80,12 @@ export function isUnixDomain(socket: net.Socket): boolean {
 }
 
 /**
- * node:http, loaded at the first target that is not a net.Socket or an fd:
- * the preload and most database clients never pass one, and loading it
- * keeps some 250 KiB more on the heap of every protected process.
+ * node:http, loaded where it is first needed (here, a target that is not a
+ * net.Socket or an fd; Bun's servers in protect/reach-runtimes.ts): the
+ * preload and most database clients never need it, and loading it keeps
+ * some 250 KiB more on the heap of every protected process.
  */
-function httpModule(): typeof http {
+export function httpModule(): typeof http {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('node:http') as typeof http;
 }

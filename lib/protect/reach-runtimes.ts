@@ -10,8 +10,8 @@
 // http server is native and emits 'connection' whether or not anything
 // listens). Wrapping emit on these two prototypes reaches them all, with one
 // string comparison per event emitted by a server.
-import type * as http from 'node:http';
 import * as net from 'node:net';
+import { httpModule } from '../kernel/socket';
 
 /**
  * Bun's http servers hand out sockets whose `_handle` is null for their
@@ -47,8 +47,7 @@ function wrapEmit(proto: { emit: Emit }, accepted: (socket: net.Socket) => void)
 /** Calls `accepted` with each socket any server accepts from now on; returns what stops it. */
 export function reachAcceptedByEmit(accepted: (socket: net.Socket) => void): () => void {
   // Only Bun comes here: in Node, the preload does not load node:http for an application that does not.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Server: HttpServer } = require('node:http') as typeof http;
+  const { Server: HttpServer } = httpModule();
   const protos: Array<{ emit: Emit }> = [net.Server.prototype as unknown as { emit: Emit }];
   if (!(HttpServer.prototype instanceof net.Server)) protos.push(HttpServer.prototype as unknown as { emit: Emit });
   const undo = protos.map((proto) => wrapEmit(proto, accepted));
